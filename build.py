@@ -1,0 +1,262 @@
+"""python build.py -> dist/: the bundle a page loads with one script tag.
+
+dist/
+  callstats.js                     the loader (stable name: the page's script tag points here)
+  callstats-<version>-<hash>/      everything else, under a content-hashed name (cache forever):
+    pyodide.mjs, pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip   (npm `pyodide`, pinned)
+    *.whl                          pydantic, pydantic-core, pyjwt, ... (PyPI, Pyodide platform, pinned)
+    pyclient-<version>-py3-none-any.whl   our client (no collector code)
+    pyodide-lock.json              only our packages, so Pyodide fetches them in parallel at boot
+  manifest.json                    every file with its size and sha256
+Every file also has .gz and .br beside it, for any static server that serves pre-compressed files.
+
+Every downloaded input is checked against the sha256 pinned below; with a filled cache
+(.cache/build/) a second build touches no network.
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+import brotli
+
+ROOT = Path(__file__).resolve().parent
+CACHE = ROOT / ".cache" / "build"
+GENERATED = ROOT / ".cache" / "generated"
+
+PYODIDE = {"version": "314.0.7", "sha256": "66b7949e5a0cba2250b586d7e368bf12fb482800748d182c4618254b685ffaa0"}
+PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
+PYODIDE_PLATFORM = ["--python-version", "3.14", "--implementation", "cp", "--abi", "cp314",
+                    "--platform", "pyemscripten_2026_0_wasm32"]
+
+# name -> (requirement, wheel file, sha256, import names, depends). Resolved once by hand with
+# `pip download` for the Pyodide platform (ENVIRONMENT.md); never resolved in the page.
+WHEELS = {
+    "pydantic-core": ("pydantic-core==2.50.5", "pydantic_core-2.50.5-cp314-cp314-pyemscripten_2026_0_wasm32.whl",
+                      "b2910ec0fa5aeb9bef70156f2b79f4783978fdcfaa7b2f1b5d1814458d2e79a1",
+                      ["pydantic_core"], ["typing-extensions"]),
+    "pydantic": ("pydantic==2.14.4", "pydantic-2.14.4-py3-none-any.whl",
+                 "653a2ad9f6d8858529c77c72717d0ea991d6c6837fe683246b2f4b2bbfc3fadc",
+                 ["pydantic"], ["typing-extensions", "pydantic-core", "annotated-types", "typing-inspection"]),
+    "typing-extensions": ("typing-extensions==4.16.0", "typing_extensions-4.16.0-py3-none-any.whl",
+                          "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
+                          ["typing_extensions"], []),
+    "annotated-types": ("annotated-types==0.8.0", "annotated_types-0.8.0-py3-none-any.whl",
+                        "f072f4d804ea359e4eaf198b1af7a8b0943881a87f31bb764f8bf219bb9419e0",
+                        ["annotated_types"], []),
+    "typing-inspection": ("typing-inspection==0.4.5", "typing_inspection-0.4.5-py3-none-any.whl",
+                          "bc210535442b39e1bf2805e0c7a17dfd6a4ace760c84c7f7d16245d23a6b1c39",
+                          ["typing_inspection"], ["typing-extensions"]),
+    "pyjwt": ("pyjwt==2.15.1", "pyjwt-2.15.1-py3-none-any.whl",
+              "42d59d631f7768a1028a64c7ff581a9bf7519804daf91fc5b6c56e30eec5e193", ["jwt"], []),
+    "micropip": ("micropip==0.11.1", "micropip-0.11.1-py3-none-any.whl",
+                 "768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3", ["micropip"], []),
+}
+PYCLIENT_DEPENDS = ["pydantic", "pyjwt"]
+
+# Imported one at a time before pyclient, with a yield to the page between them, so that no single
+# step of Python's start blocks the main thread for long (measured by bench/boot.py).
+PRELOAD = ["typing_extensions", "pydantic_core", "pydantic", "pydantic.main", "pydantic.fields",
+           "pydantic.types", "pyclient.enums", "pyclient.models", "pyclient.api"]
+
+COMPRESS = (".js", ".mjs", ".wasm", ".json", ".zip", ".whl", ".html", ".css")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checked(path: Path, expected: str) -> Path:
+    actual = sha256(path)
+    if actual != expected:
+        path.unlink()
+        sys.exit(f"build: {path.name}: sha256 {actual} is not the pinned {expected}")
+    return path
+
+
+def run(*cmd, cwd=ROOT) -> None:
+    subprocess.run(cmd, cwd=cwd, check=True)
+
+
+# ---- inputs ----
+
+def fetch_pyodide() -> Path:
+    tgz = CACHE / f"pyodide-{PYODIDE['version']}.tgz"
+    if not tgz.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        run("npm", "pack", f"pyodide@{PYODIDE['version']}", "--pack-destination", str(CACHE), "--silent")
+    checked(tgz, PYODIDE["sha256"])
+    out = CACHE / f"pyodide-{PYODIDE['version']}"
+    if not (out / "package" / "pyodide.asm.wasm").exists():
+        with tarfile.open(tgz) as tar:
+            tar.extractall(out, filter="data")
+    return out / "package"
+
+
+def fetch_wheels() -> dict[str, Path]:
+    paths = {}
+    for name, (req, file_name, digest, _, _) in WHEELS.items():
+        path = CACHE / file_name
+        if not path.exists():
+            CACHE.mkdir(parents=True, exist_ok=True)
+            run(sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                *PYODIDE_PLATFORM, "-d", str(CACHE), req)
+        paths[name] = checked(path, digest)
+    return paths
+
+
+def build_tools() -> None:
+    """ajv and esbuild, from package-lock.json (integrity-checked by npm); skipped when in place."""
+    installed = ROOT / "node_modules" / ".package-lock.json"
+    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
+    if installed.exists() and json.loads(installed.read_text())["packages"].keys() == {
+        k for k in lock if k
+    }:
+        return
+    run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+
+
+def build_pyclient_wheel(out: Path) -> Path:
+    """Our wheel, written directly so that it is byte-for-byte reproducible (fixed dates, sorted).
+
+    Only pyclient/ goes in: the collector never reaches the browser.
+    """
+    from pyclient import __version__
+
+    dist_info = f"pyclient-{__version__}.dist-info"
+    files = {f"pyclient/{p.name}": p.read_bytes() for p in sorted((ROOT / "pyclient").glob("*.py"))}
+    files[f"{dist_info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: pyclient\nVersion: {__version__}\n"
+        + "".join(f"Requires-Dist: {r}\n" for r in _requirements())
+    ).encode()
+    files[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: build.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = [f"{name},sha256={_b64digest(data)},{len(data)}" for name, data in files.items()]
+    files[f"{dist_info}/RECORD"] = ("\n".join(record + [f"{dist_info}/RECORD,,"]) + "\n").encode()
+    path = out / f"pyclient-{__version__}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for name, data in files.items():
+            wheel.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def _requirements() -> list[str]:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def _b64digest(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+# ---- outputs ----
+
+def lock_file(pyodide_dir: Path, wheels: dict[str, Path], pyclient: Path) -> dict:
+    info = json.loads((pyodide_dir / "pyodide-lock.json").read_text())["info"]
+    packages = {}
+    for name, (req, file_name, digest, imports, depends) in WHEELS.items():
+        packages[name] = _lock_entry(name, req.split("==")[1], file_name, digest, imports, depends)
+    from pyclient import __version__
+
+    packages["pyclient"] = _lock_entry("pyclient", __version__, pyclient.name, sha256(pyclient),
+                                       ["pyclient"], PYCLIENT_DEPENDS)
+    return {"info": info, "packages": packages}
+
+
+def _lock_entry(name, version, file_name, digest, imports, depends) -> dict:
+    return {"name": name, "version": version, "file_name": file_name, "install_dir": "site",
+            "sha256": digest, "package_type": "package", "imports": imports, "depends": depends,
+            "unvendored_tests": False, "tool": {}}
+
+
+def compile_loader(assets_name: str, out: Path) -> None:
+    from pyclient import __version__, answers, models
+
+    api = models.api_schema()
+    api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name,
+               packages=["pyclient"], preload=PRELOAD)
+    GENERATED.mkdir(parents=True, exist_ok=True)
+    (GENERATED / "api.json").write_text(json.dumps(api))
+    run("node", "buildtools/compile_api.mjs", str(GENERATED / "api.json"), str(GENERATED / "api.mjs"))
+    run(str(ROOT / "node_modules" / ".bin" / "esbuild"), "web/callstats.js", "--bundle", "--minify",
+        "--format=iife", "--target=es2020", "--legal-comments=none",
+        f"--alias:callstats-generated={GENERATED / 'api.mjs'}", f"--outfile={out}", "--log-level=warning")
+
+
+def compress(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in COMPRESS:
+            data = path.read_bytes()
+            path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, 9, mtime=0))
+            path.with_name(path.name + ".br").write_bytes(brotli.compress(data, quality=11))
+
+
+def content_hash(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(folder).as_posix().encode() + sha256(path).encode())
+    return digest.hexdigest()[:10]
+
+
+def manifest(dist: Path) -> dict:
+    files = {}
+    for path in sorted(dist.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            files[path.relative_to(dist).as_posix()] = {"bytes": path.stat().st_size, "sha256": sha256(path)}
+    return {"pyodide": PYODIDE["version"], "files": files}
+
+
+def build(dist: Path) -> Path:
+    pyodide_dir = fetch_pyodide()
+    wheels = fetch_wheels()
+    build_tools()
+    staging = dist.parent / (dist.name + ".staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    assets = staging / "assets"
+    assets.mkdir(parents=True)
+    for name in PYODIDE_FILES:
+        shutil.copy(pyodide_dir / name, assets / name)
+    for path in wheels.values():
+        shutil.copy(path, assets / path.name)
+    pyclient = build_pyclient_wheel(assets)
+    (assets / "pyodide-lock.json").write_text(json.dumps(lock_file(pyodide_dir, wheels, pyclient), indent=1))
+
+    from pyclient import __version__
+
+    assets_name = f"callstats-{__version__}-{content_hash(assets)}"
+    assets.rename(staging / assets_name)
+    compile_loader(assets_name, staging / "callstats.js")
+    compress(staging)
+    (staging / "manifest.json").write_text(json.dumps(manifest(staging), indent=1))
+    shutil.rmtree(dist, ignore_errors=True)
+    staging.rename(dist)
+    return dist / assets_name
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="output folder (default dist/)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    assets = build(args.dist.resolve())
+    total = sum(p.stat().st_size for p in assets.iterdir() if p.suffix not in (".gz", ".br"))
+    print(f"build: {args.dist}/callstats.js + {assets.name}/ ({total / 1e6:.1f} MB before compression)")
+
+
+if __name__ == "__main__":
+    main()

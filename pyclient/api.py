@@ -1,0 +1,171 @@
+"""The callstats API surface: validate -> check call order -> dispatch -> {status, msg, message}.
+
+`Callstats.call` is the single entry from the page. It never raises: whatever goes wrong inside
+is answered as a failure and reported to the page's on("error") listener, and the calls that were
+good keep working.
+"""
+
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from . import __version__, answers, models
+from .fabric import Fabric
+from .port import Port
+
+
+class Session:
+    """What a successful initialize established."""
+
+    def __init__(self, args: models.Initialize, handles: dict):
+        self.app_id = str(args.AppID)
+        self.app_secret = args.AppSecret if isinstance(args.AppSecret, str) else None
+        self.token_generator = handles.get("AppSecret") if self.app_secret is None else None
+        self.local_user_id = args.localUserID
+        self.config = args.configParams or models.ConfigParams()
+        self.on_init = handles.get("csInitCallback")
+        self.on_stats = handles.get("csStatsCallback")
+        self.identifiers: dict = {}
+
+
+class Callstats:
+    def __init__(self, port: Port):
+        self.port = port
+        self.session: Optional[Session] = None
+        self.fabrics: dict[int, Fabric] = {}
+        self.listeners: dict[str, Any] = {}
+        self.proxy = models.ProxyConfig()
+        self.version = __version__
+
+    # ---- the one entry point ----
+
+    def call(self, method: str, args: dict, handles: Optional[dict] = None, at: Optional[float] = None) -> dict:
+        """args: the JSON projection keyed by argument name; handles: the JS functions by name;
+        at: when the page made the call (ms), which may be long before Python saw it."""
+        try:
+            return self._dispatch(method, args, handles or {}, self.port.now() if at is None else at)
+        except Exception as exc:  # the boundary: nothing escapes into the page
+            self._report_error(f"{method}: internal error: {type(exc).__name__}: {exc}")
+            return answers.failure(f"{method}: internal error ({type(exc).__name__})")
+
+    def _dispatch(self, method: str, args: dict, handles: dict, at: float) -> dict:
+        if method in models.UNSUPPORTED:
+            return answers.failure(answers.say("unsupported", method=method))
+        spec = models.METHODS.get(method)
+        if spec is None:
+            return answers.failure(f"{method}: no such method")
+        if not isinstance(args, dict):
+            return answers.failure(answers.say("missing", method=method, arg="arguments"))
+        try:
+            parsed = models.adapter(method).validate_python(args)
+        except ValidationError as exc:
+            return answers.failure(answers.describe(method, exc, args))
+        refusal = self._check_order(spec, parsed)
+        if refusal:
+            return answers.failure(refusal)
+        return getattr(self, "_" + method)(parsed, handles, at)
+
+    def _check_order(self, spec: models.Method, args) -> Optional[str]:
+        if spec.needs_init and self.session is None:
+            return answers.say("notInitialized", method=spec.name)
+        if spec.pc_rule is None or (spec.pc_rule == "added_if_given" and args.pc is None):
+            return None
+        fabric = self._live_fabric(args.pc.id)
+        if spec.pc_rule == "adds":
+            if fabric and fabric.conference_id != args.conferenceID:
+                return answers.say("pcOtherConference", method=spec.name, conferenceID=fabric.conference_id)
+            return None
+        if fabric is None or fabric.conference_id != args.conferenceID:
+            return answers.say("pcNotAdded", method=spec.name, conferenceID=args.conferenceID)
+        return None
+
+    def _live_fabric(self, pc_id: int) -> Optional[Fabric]:
+        fabric = self.fabrics.get(pc_id)
+        return fabric if fabric and not fabric.terminated else None
+
+    # ---- methods (arguments already valid and in order) ----
+
+    def _initialize(self, args: models.Initialize, handles: dict, at: float) -> dict:
+        self.session = Session(args, handles)
+        return answers.success("initialize: authentication started")
+
+    def _addNewFabric(self, args: models.AddNewFabric, handles: dict, at: float) -> dict:
+        if self._live_fabric(args.pc.id):
+            return answers.success("addNewFabric: pc already monitored")
+        attributes = (args.fabricAttributes or models.FabricAttributes()).model_dump()
+        fabric = Fabric(
+            pc_id=args.pc.id,
+            conference_id=args.conferenceID,
+            remote_user_id=_plain(args.remoteUserID),
+            usage=args.fabricUsage,
+            attributes=attributes,
+            added_at=at,
+        )
+        self.fabrics[args.pc.id] = fabric
+        watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
+        fabric.start(watched["initial"], watched["backlog"])
+        self._answer_later(handles.get("pcCallback"), "success", "addNewFabric: monitoring started")
+        return answers.success("addNewFabric: monitoring started")
+
+    def _reportError(self, args: models.ReportError, handles: dict, at: float) -> dict:
+        return answers.success("reportError: queued")
+
+    def _sendFabricEvent(self, args, handles: dict, at: float) -> dict:
+        if args.fabricEvent == "fabricTerminated":
+            self.fabrics[args.pc.id].terminated = True
+        return answers.success(f"sendFabricEvent: {args.fabricEvent} queued")
+
+    def _sendCallDetails(self, args: models.SendCallDetails, handles: dict, at: float) -> dict:
+        return answers.success("sendCallDetails: queued")
+
+    def _associateMstWithUserID(self, args: models.AssociateMstWithUserID, handles: dict, at: float) -> dict:
+        return answers.success("associateMstWithUserID: queued")
+
+    def _sendUserFeedback(self, args: models.SendUserFeedback, handles: dict, at: float) -> dict:
+        self._answer_later(handles.get("pcCallback"), "success", "sendUserFeedback: queued")
+        return answers.success("sendUserFeedback: queued")
+
+    def _sendCustomEvent(self, args: models.SendCustomEvent, handles: dict, at: float) -> dict:
+        return answers.success("sendCustomEvent: queued")
+
+    def _sendCustomStats(self, args: models.SendCustomStats, handles: dict, at: float) -> dict:
+        return answers.success("sendCustomStats: queued")
+
+    def _setIdentifiers(self, args: models.SetIdentifiers, handles: dict, at: float) -> dict:
+        self.session.identifiers.update(args.identifiers.model_dump(exclude_none=True))
+        self._answer_later(handles.get("pcCallback"), "success", "setIdentifiers: done")
+        return answers.success("setIdentifiers: done")
+
+    def _on(self, args: models.On, handles: dict, at: float) -> dict:
+        self.listeners[args.event] = handles.get("callback")
+        return answers.success(f"on: listening to {args.event}")
+
+    def _setProxyConfig(self, args: models.SetProxyConfig, handles: dict, at: float) -> dict:
+        if self.session is not None:
+            return answers.failure("setProxyConfig: Invalid config (must be set before initialize)")
+        self.proxy = args.config
+        return answers.success("setProxyConfig: done")
+
+    # ---- helpers ----
+
+    def _answer_later(self, callback, status: str, msg: str) -> None:
+        if callback is not None:
+            self.port.call_soon(callback, status, msg)
+
+    def _report_error(self, text: str) -> None:
+        self.port.log("error", text)
+        listener = self.listeners.get("error")
+        if listener is not None:
+            self.port.call_soon(listener, {"status": "failure", "msg": text, "message": text})
+
+    def inspect(self) -> dict:
+        """A plain snapshot of what Python holds (for tests and the demo's debug panel)."""
+        return {
+            "version": self.version,
+            "initialized": self.session is not None,
+            "fabrics": [f.describe() for f in self.fabrics.values()],
+        }
+
+
+def _plain(value):
+    return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value

@@ -1,0 +1,60 @@
+"""The only module that touches JS: the real browser port, and the entry the loader calls.
+
+Values cross as JSON strings (one crossing per call or event) rather than proxies per field.
+"""
+
+import json
+
+from js import Object  # type: ignore[import-not-found]
+from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
+
+from .api import Callstats
+
+
+class BrowserPort:
+    def __init__(self, bridge):
+        self.bridge = bridge
+        self._sinks = {}  # pc id -> proxy, kept alive while JS may call it
+
+    def now(self) -> float:
+        return float(self.bridge.now())
+
+    def call_soon(self, fn, *args) -> None:
+        self.bridge.callSoon(fn, json.dumps(args))
+
+    def later(self, delay_ms: float, fn):
+        return self.bridge.later(delay_ms, create_once_callable(fn))
+
+    def cancel(self, handle) -> None:
+        self.bridge.cancel(handle)
+
+    def watch_pc(self, pc_id: int, sink) -> dict:
+        proxy = create_proxy(lambda event_json: sink(json.loads(event_json)))
+        self._sinks[pc_id] = proxy
+        return json.loads(self.bridge.watch(pc_id, proxy))
+
+    def log(self, level: str, text: str) -> None:
+        self.bridge.log(level, text)
+
+
+class Entry:
+    """What the loader holds once Python is ready."""
+
+    def __init__(self, bridge):
+        self.api = Callstats(BrowserPort(bridge))
+
+    def call(self, method: str, args_json: str, handles, at: float):
+        try:
+            args = json.loads(args_json)
+            names = handles.to_py(depth=1) if handles is not None else {}
+        except Exception:  # the loader made both; if they are broken, say so rather than throw
+            args, names = None, {}
+        answer = self.api.call(method, args, names, at)
+        return to_js(answer, dict_converter=Object.fromEntries)
+
+    def inspect(self) -> str:
+        return json.dumps(self.api.inspect())
+
+
+def start(bridge) -> Entry:
+    return Entry(bridge)

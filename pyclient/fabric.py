@@ -1,0 +1,74 @@
+"""One monitored RTCPeerConnection: what it was added with, and its state timeline."""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+# DOM event name -> the state it changes (the names the wire's statechange events use).
+STATE_OF_EVENT = {
+    "signalingstatechange": "signalingState",
+    "iceconnectionstatechange": "iceConnectionState",
+    "icegatheringstatechange": "iceGatheringState",
+    "connectionstatechange": "connectionState",
+}
+
+
+# The first of these marks the end of setup (iceConnectionState for browsers without connectionState).
+CONNECTED = {"connectionState": ("connected",), "iceConnectionState": ("connected", "completed")}
+
+
+@dataclass
+class Fabric:
+    pc_id: int
+    conference_id: str
+    remote_user_id: Any
+    usage: str
+    attributes: dict
+    added_at: float
+    states: dict = field(default_factory=dict)
+    timeline: list = field(default_factory=list)  # [{"t", "changedState", "prevState", "newState"}]
+    connected_at: Optional[float] = None
+    terminated: bool = False
+
+    def start(self, initial_states: dict, backlog: list) -> None:
+        """Begin from the states the pc had when it was handed over, then replay what it did since."""
+        self.states = {name: initial_states.get(name) for name in STATE_OF_EVENT.values()}
+        if any(self.states.get(name) in values for name, values in CONNECTED.items()):
+            self.connected_at = self.added_at  # already up when handed over: no setup delay known
+        for event in backlog:
+            self.on_pc_event(event)
+
+    def on_pc_event(self, event: dict) -> Optional[dict]:
+        """Record one recorded DOM event; returns the state change, or None if nothing changed."""
+        name = STATE_OF_EVENT.get(event.get("kind"))
+        if name is None:
+            return None
+        prev, new = self.states.get(name), event.get("state")
+        if prev == new:
+            return None
+        self.states[name] = new
+        change = {"t": event["t"], "changedState": name, "prevState": prev, "newState": new}
+        self.timeline.append(change)
+        if self.connected_at is None and new in CONNECTED.get(name, ()):
+            self.connected_at = event["t"]
+        return change
+
+    @property
+    def setup_delay(self) -> Optional[float]:
+        if self.connected_at is None:
+            return None
+        return max(0.0, self.connected_at - self.added_at)
+
+    def describe(self) -> dict:
+        return {
+            "pcId": self.pc_id,
+            "conferenceID": self.conference_id,
+            "remoteUserID": self.remote_user_id,
+            "fabricUsage": self.usage,
+            "fabricAttributes": self.attributes,
+            "addedAt": self.added_at,
+            "states": dict(self.states),
+            "timeline": list(self.timeline),
+            "connectedAt": self.connected_at,
+            "setupDelay": self.setup_delay,
+            "terminated": self.terminated,
+        }

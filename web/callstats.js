@@ -1,0 +1,303 @@
+// callstats.js: the script-tag loader. Small and dumb on purpose: the logic is Python (pyclient).
+//
+// - window.callstats exists as soon as this script has run; `new callstats()` and
+//   `callstats.initialize(...)` share one instance; enums and `version` are on both.
+// - Every method answers at once. Before Python is ready the answer comes from rules compiled
+//   at build time from pyclient's pydantic models (META, VALIDATE), and the call is queued;
+//   Python replays the queue in order. Afterwards Python answers directly.
+// - From the moment a pc is handed over, its state changes are recorded with timestamps, so
+//   Python can rebuild the timeline it missed while it was starting.
+import { META, VALIDATE } from "callstats-generated";
+
+(function () {
+  "use strict";
+  if (window.callstats && window.callstats.version) return; // loaded twice: keep the first
+
+  const script = document.currentScript;
+  const BASE = new URL("./", script ? script.src : location.href);
+  const ASSETS = new URL(META.assets + "/", BASE).href;
+  const now = () => performance.timeOrigin + performance.now();
+
+  // ---- pcs: ids, recorders ----
+  const PC_EVENTS = [
+    "signalingstatechange",
+    "iceconnectionstatechange",
+    "icegatheringstatechange",
+    "connectionstatechange",
+  ];
+  const STATE_OF = {
+    signalingstatechange: "signalingState",
+    iceconnectionstatechange: "iceConnectionState",
+    icegatheringstatechange: "iceGatheringState",
+    connectionstatechange: "connectionState",
+  };
+  const pcIds = new WeakMap();
+  const recorders = new Map(); // id -> {pc, initial, backlog, sink}
+
+  function statesOf(pc) {
+    const states = {};
+    for (const name of Object.values(STATE_OF)) states[name] = pc[name] === undefined ? null : pc[name];
+    return states;
+  }
+
+  function isPc(value) {
+    if (typeof RTCPeerConnection !== "undefined" && value instanceof RTCPeerConnection) return true;
+    return typeof value.getStats === "function" && typeof value.addEventListener === "function" &&
+      "iceConnectionState" in value;
+  }
+
+  function pcId(pc) {
+    let id = pcIds.get(pc);
+    if (id !== undefined) return id;
+    id = recorders.size;
+    pcIds.set(pc, id);
+    const rec = { pc, initial: statesOf(pc), backlog: [], sink: null };
+    recorders.set(id, rec);
+    for (const kind of PC_EVENTS) {
+      pc.addEventListener(kind, () => {
+        const event = { t: now(), kind, state: pc[STATE_OF[kind]] };
+        if (rec.sink) deliver(rec.sink, event);
+        else rec.backlog.push(event);
+      });
+    }
+    return id;
+  }
+
+  function deliver(sink, value) {
+    try {
+      sink(JSON.stringify(value));
+    } catch (err) {
+      console.warn("callstats: event delivery failed", err);
+    }
+  }
+
+  // ---- the JSON projection of JS arguments (what the pydantic models validate) ----
+  function project(value, depth) {
+    if (value === undefined) return undefined;
+    if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+    if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+    if (typeof value === "function") return { $js: "function" };
+    if (typeof value !== "object") return { $js: typeof value };
+    if (depth > 8) return { $js: "too deep" };
+    if (isPc(value)) return { $js: "pc", id: pcId(value) };
+    if (value instanceof Error) return errorOf(value);
+    if (typeof Node !== "undefined" && value instanceof Node) return { $js: "element" };
+    if (typeof value.toJSON === "function") return project(safely(() => value.toJSON()), depth + 1);
+    if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : project(v, depth + 1)));
+    const out = {};
+    for (const key of Object.keys(value)) {
+      const v = project(safely(() => value[key]), depth + 1);
+      if (v !== undefined) out[key] = v;
+    }
+    return out;
+  }
+
+  function errorOf(err) {
+    const out = { name: String(err.name), message: String(err.message), stack: String(err.stack || "") };
+    if (err.constraintName !== undefined) out.constraintName = String(err.constraintName);
+    return out;
+  }
+
+  function safely(get) {
+    try {
+      return get();
+    } catch (err) {
+      return undefined;
+    }
+  }
+
+  // ---- answers, worded as pyclient.answers words them ----
+  const say = (key, fields) => META.messages[key].replace(/\{(\w+)\}/g, (_, k) => fields[k]);
+  const answer = (status, msg) => ({ status, msg, message: msg });
+  const SHOWN = 60;
+
+  function show(value) {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    return text.length <= SHOWN ? text : text.slice(0, SHOWN - 3) + "...";
+  }
+
+  // The deepest error, ties to the earliest argument: the rule pyclient.answers.describe uses.
+  function describe(method, errors, args, argNames) {
+    let best = null;
+    for (const err of errors) {
+      const found = locate(err, args);
+      const rank = [found.path.length, -argNames.indexOf(String(found.path[0]))];
+      if (!best || rank[0] > best.rank[0] || (rank[0] === best.rank[0] && rank[1] > best.rank[1])) {
+        best = { found, rank };
+      }
+    }
+    const { path, value, missing } = best.found;
+    const arg = path.join(".") || "arguments";
+    if (missing) return say("missing", { method, arg });
+    return say("invalid", { method, arg, value: show(value) });
+  }
+
+  function locate(err, args) {
+    const path = err.instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+    let node = args;
+    for (const step of path) node = node == null ? undefined : node[step];
+    if (err.keyword === "required") return { path: [...path, err.params.missingProperty], missing: true };
+    if (err.keyword === "discriminator") {
+      const tag = err.params.tag;
+      return { path: [...path, tag], value: node && node[tag], missing: !node || !(tag in node) };
+    }
+    return { path, value: node, missing: false };
+  }
+
+  // ---- before Python: check, remember call order, queue ----
+  const early = { initialized: false, fabrics: new Map() }; // pc id -> conferenceID
+  const queue = [];
+  let python = null; // pyclient.browser.Entry once ready
+
+  function checkEarly(method, spec, args) {
+    const validate = VALIDATE[method];
+    if (!validate(args)) return describe(method, validate.errors, args, spec.args);
+    if (spec.needsInit && !early.initialized) return say("notInitialized", { method });
+    const pc = args.pc;
+    if (!spec.pcRule || (spec.pcRule === "added_if_given" && pc === null)) return null;
+    const conference = early.fabrics.get(pc.id);
+    if (spec.pcRule === "adds") {
+      return conference !== undefined && conference !== args.conferenceID
+        ? say("pcOtherConference", { method, conferenceID: conference })
+        : null;
+    }
+    if (conference !== args.conferenceID) return say("pcNotAdded", { method, conferenceID: args.conferenceID });
+    return null;
+  }
+
+  function rememberEarly(method, args) {
+    if (method === "initialize") early.initialized = true;
+    if (method === "addNewFabric") early.fabrics.set(args.pc.id, args.conferenceID);
+    if (method === "sendFabricEvent" && args.fabricEvent === "fabricTerminated") early.fabrics.delete(args.pc.id);
+  }
+
+  function invoke(method, rawArgs) {
+    const spec = META.methods[method];
+    const args = {};
+    const handles = {};
+    spec.args.forEach((name, i) => {
+      const raw = rawArgs[i];
+      const value = project(raw, 0);
+      if (value !== undefined) args[name] = value;
+      if (typeof raw === "function") handles[name] = raw;
+    });
+    const at = now();
+    if (python) return python.call(method, JSON.stringify(args), handles, at);
+    const refusal = checkEarly(method, spec, args);
+    if (refusal) return answer("failure", refusal);
+    rememberEarly(method, args);
+    queue.push({ method, args: JSON.stringify(args), handles, at });
+    return answer("success", `${method}: queued until callstats is ready`);
+  }
+
+  function guarded(method, arity, body) {
+    const fn = function () {
+      try {
+        return body(Array.prototype.slice.call(arguments));
+      } catch (err) {
+        console.error("callstats: internal error in " + method, err);
+        return answer("failure", `${method}: internal error (${err && err.name})`);
+      }
+    };
+    Object.defineProperty(fn, "length", { value: arity });
+    Object.defineProperty(fn, "name", { value: method });
+    return fn;
+  }
+
+  // ---- the public object ----
+  const instance = {};
+  function callstats() {
+    return instance; // `new callstats()` gives the one shared instance
+  }
+  for (const [method, spec] of Object.entries(META.methods)) {
+    instance[method] = guarded(method, spec.arity, (args) => invoke(method, args));
+  }
+  for (const [method, arity] of Object.entries(META.unsupported)) {
+    instance[method] = guarded(method, arity, () => answer("failure", say("unsupported", { method })));
+  }
+  for (const [name, values] of Object.entries(META.enums)) instance[name] = Object.freeze({ ...values });
+  instance.version = META.version;
+
+  let resolveReady, rejectReady;
+  instance.ready = new Promise((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  instance.ready.catch(() => {}); // a page that never awaits it must not see an unhandled rejection
+  instance._inspect = () => (python ? JSON.parse(python.inspect()) : null);
+  Object.assign(callstats, instance);
+  Object.setPrototypeOf(instance, callstats.prototype);
+  window.callstats = callstats;
+
+  // ---- what Python reaches through pyclient.browser ----
+  const bridge = {
+    now,
+    collector: (script && script.dataset.collector) || BASE.origin,
+    log(level, text) {
+      (console[level] || console.log).call(console, "callstats: " + text);
+    },
+    callSoon(fn, argsJson) {
+      setTimeout(() => {
+        try {
+          fn(...JSON.parse(argsJson));
+        } catch (err) {
+          console.error("callstats: a page callback threw", err);
+        }
+      }, 0);
+    },
+    later(ms, fn) {
+      return setTimeout(fn, ms);
+    },
+    cancel(handle) {
+      clearTimeout(handle);
+    },
+    watch(id, sink) {
+      const rec = recorders.get(id);
+      const backlog = rec.backlog;
+      rec.backlog = [];
+      rec.sink = sink;
+      return JSON.stringify({ initial: rec.initial, backlog });
+    },
+    pc(id) {
+      return recorders.get(id).pc;
+    },
+  };
+
+  // Between boot steps: let the page's own work run (Python's start is synchronous work).
+  const pause = () =>
+    typeof scheduler !== "undefined" && scheduler.yield ? scheduler.yield() : new Promise((r) => setTimeout(r, 0));
+
+  async function boot() {
+    const marks = {};
+    marks.start = performance.now();
+    const { loadPyodide } = await import(ASSETS + "pyodide.mjs");
+    const pyodide = await loadPyodide({
+      indexURL: ASSETS,
+      lockFileURL: ASSETS + "pyodide-lock.json",
+      packageBaseUrl: ASSETS,
+      packages: META.packages,
+      checkAPIVersion: true,
+    });
+    marks.pyodide = performance.now();
+    for (const module of META.preload) {
+      await pause();
+      pyodide.pyimport(module);
+    }
+    await pause();
+    const entry = pyodide.pyimport("pyclient.browser").start(bridge);
+    marks.python = performance.now();
+    while (queue.length) {
+      const item = queue.shift();
+      const result = entry.call(item.method, item.args, item.handles, item.at);
+      if (result.status !== "success") console.warn("callstats: a queued call failed: " + result.msg);
+    }
+    python = entry;
+    instance.bootTimes = callstats.bootTimes = marks;
+    resolveReady(instance);
+  }
+
+  boot().catch((err) => {
+    console.error("callstats: could not start", err);
+    rejectReady(err);
+  });
+})();
