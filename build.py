@@ -119,13 +119,12 @@ def fetch_wheels() -> dict[str, Path]:
 
 def build_tools() -> None:
     """ajv and esbuild, from package-lock.json (integrity-checked by npm); skipped when in place."""
-    installed = ROOT / "node_modules" / ".package-lock.json"
-    lock = json.loads((ROOT / "package-lock.json").read_text())["packages"]
-    if installed.exists() and json.loads(installed.read_text())["packages"].keys() == {
-        k for k in lock if k
-    }:
+    stamp = ROOT / "node_modules" / ".installed-lock.sha256"
+    wanted = sha256(ROOT / "package-lock.json")
+    if stamp.exists() and stamp.read_text() == wanted:
         return
     run("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+    stamp.write_text(wanted)
 
 
 def build_pyclient_wheel(out: Path) -> Path:
@@ -198,11 +197,19 @@ def compile_loader(assets_name: str, out: Path) -> None:
 
 
 def compress(folder: Path) -> None:
+    """file.gz and file.br beside each file; Brotli at quality 11 is slow, so results are cached."""
+    cache = CACHE / "compressed"
+    cache.mkdir(parents=True, exist_ok=True)
     for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.suffix in COMPRESS:
-            data = path.read_bytes()
-            path.with_name(path.name + ".gz").write_bytes(gzip.compress(data, 9, mtime=0))
-            path.with_name(path.name + ".br").write_bytes(brotli.compress(data, quality=11))
+        if not (path.is_file() and path.suffix in COMPRESS):
+            continue
+        digest = sha256(path)
+        for suffix, squeeze in ((".gz", lambda d: gzip.compress(d, 9, mtime=0)),
+                                (".br", lambda d: brotli.compress(d, quality=11))):
+            cached = cache / (digest + suffix)
+            if not cached.exists():
+                cached.write_bytes(squeeze(path.read_bytes()))
+            shutil.copy(cached, path.with_name(path.name + suffix))
 
 
 def content_hash(folder: Path) -> str:

@@ -13,6 +13,7 @@ const ajv = new Ajv({
   allErrors: true, // the loader picks the deepest error, as pyclient.answers does
   strict: false, // pydantic adds "title" and "default"
   discriminator: true,
+  messages: false, // the loader words its own messages (META.messages); ajv's would be dead weight
   code: { source: true, esm: true, optimize: true },
 });
 

@@ -33,13 +33,21 @@ def say(key: str, **fields) -> str:
 
 
 def show(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
-def describe(method: str, error: ValidationError, args: dict) -> str:
-    """The message for the most specific error: the one deepest into the arguments."""
-    best = max((_locate(e, args) for e in error.errors()), key=lambda found: len(found[0]))
+def describe(method: str, error: ValidationError, args: dict, arg_names: list[str]) -> str:
+    """The message for the most specific error: the one deepest into the arguments, ties going
+    to the earliest argument, then to a wrong value over a missing one (the loader's describe()
+    applies the same rule)."""
+
+    def rank(found):
+        path, _, missing = found
+        first = arg_names.index(path[0]) if path and path[0] in arg_names else len(arg_names)
+        return (len(path), -first, not missing)
+
+    best = max((_locate(e, args) for e in error.errors()), key=rank)
     path, value, missing = best
     arg = ".".join(str(p) for p in path) or "arguments"
     if missing:

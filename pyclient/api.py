@@ -59,7 +59,7 @@ class Callstats:
         try:
             parsed = models.adapter(method).validate_python(args)
         except ValidationError as exc:
-            return answers.failure(answers.describe(method, exc, args))
+            return answers.failure(answers.describe(method, exc, args, spec.arg_names))
         refusal = self._check_order(spec, parsed)
         if refusal:
             return answers.failure(refusal)

@@ -180,24 +180,26 @@ class ReportError(Model):
     remoteSDP: Optional[SDP] = None
 
 
-class _FabricEventArgs(Model):
+# sendFabricEvent(pc, fabricEvent, conferenceID, eventData): one model per kind of eventData.
+class PlainFabricEvent(Model):
     pc: PcRef
-    conferenceID: ConferenceID
-
-
-class PlainFabricEvent(_FabricEventArgs):
     # fabricSetupFailed is reported with reportError; the two below need their eventData.
     fabricEvent: OneOf(enums.fabricEvent, exclude=("fabricSetupFailed", "activeDeviceList", "applicationErrorLog"))
+    conferenceID: ConferenceID
     eventData: Optional[dict[str, Any]] = None
 
 
-class DeviceListEvent(_FabricEventArgs):
+class DeviceListEvent(Model):
+    pc: PcRef
     fabricEvent: Literal["activeDeviceList"]
+    conferenceID: ConferenceID
     eventData: DeviceListData
 
 
-class AppErrorLogEvent(_FabricEventArgs):
+class AppErrorLogEvent(Model):
+    pc: PcRef
     fabricEvent: Literal["applicationErrorLog"]
+    conferenceID: ConferenceID
     eventData: AppLogData
 
 

@@ -116,20 +116,25 @@ import { META, VALIDATE } from "callstats-generated";
     return text.length <= SHOWN ? text : text.slice(0, SHOWN - 3) + "...";
   }
 
-  // The deepest error, ties to the earliest argument: the rule pyclient.answers.describe uses.
+  // The deepest error, ties to the earliest argument, then to a wrong value over a missing one:
+  // the rule pyclient.answers.describe uses.
   function describe(method, errors, args, argNames) {
     let best = null;
     for (const err of errors) {
       const found = locate(err, args);
-      const rank = [found.path.length, -argNames.indexOf(String(found.path[0]))];
-      if (!best || rank[0] > best.rank[0] || (rank[0] === best.rank[0] && rank[1] > best.rank[1])) {
-        best = { found, rank };
-      }
+      const first = argNames.indexOf(String(found.path[0]));
+      const rank = [found.path.length, -(first < 0 ? argNames.length : first), found.missing ? 0 : 1];
+      if (!best || outranks(rank, best.rank)) best = { found, rank };
     }
     const { path, value, missing } = best.found;
     const arg = path.join(".") || "arguments";
     if (missing) return say("missing", { method, arg });
     return say("invalid", { method, arg, value: show(value) });
+  }
+
+  function outranks(a, b) {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i];
+    return false;
   }
 
   function locate(err, args) {
@@ -224,6 +229,9 @@ import { META, VALIDATE } from "callstats-generated";
     rejectReady = reject;
   });
   instance.ready.catch(() => {}); // a page that never awaits it must not see an unhandled rejection
+  // For tests: the loader's own verdict on projected arguments (must match pyclient's).
+  instance._explain = (method, args) =>
+    VALIDATE[method](args) ? null : describe(method, VALIDATE[method].errors, args, META.methods[method].args);
   instance._inspect = () => (python ? JSON.parse(python.inspect()) : null);
   Object.assign(callstats, instance);
   Object.setPrototypeOf(instance, callstats.prototype);
