@@ -62,10 +62,33 @@ WHEELS = {
 }
 PYCLIENT_DEPENDS = ["pydantic", "pyjwt"]
 
-# Imported one at a time before pyclient, with a yield to the page between them, so that no single
-# step of Python's start blocks the main thread for long (measured by bench/boot.py).
-PRELOAD = ["typing_extensions", "pydantic_core", "pydantic", "pydantic.main", "pydantic.fields",
-           "pydantic.types", "pyclient.enums", "pyclient.models", "pyclient.api"]
+# Never imported by the client: left out of the page's download (the stdlib zip is 2.5 MB as shipped).
+STDLIB_DROP = [
+    "_pyrepl", "pdb.py", "pydoc.py", "pydoc_data", "doctest.py", "unittest", "multiprocessing", "xmlrpc",
+    "xml", "wsgiref", "mailbox.py", "imaplib.py", "pickletools.py", "sqlite3", "dbm", "curses", "tomllib",
+    "zipapp.py", "turtle.py", "__phello__", "ftplib.py", "poplib.py", "smtplib.py", "cProfile.py",
+    "profile.py", "pstats.py", "trace.py", "tabnanny.py", "_pyio.py", "idlelib", "tkinter",
+    "turtledemo", "lib2to3", "ensurepip", "venv", "test", "statistics.py", "plistlib.py", "html",
+    "argparse.py", "optparse.py", "getopt.py", "configparser.py", "bdb.py", "difflib.py", "modulefinder.py",
+    "wave.py", "ctypes", "tarfile.py", "_ast_unparse.py", "tracemalloc.py", "pprint.py",
+] + [f"encodings/{name}" for name in (
+    # every codec but the ones a UTF-8 JSON client can meet
+    "big5.py", "big5hkscs.py", "cp037.py", "cp1006.py", "cp1026.py", "cp1125.py", "cp1140.py", "cp1250.py",
+    "cp1251.py", "cp1252.py", "cp1253.py", "cp1254.py", "cp1255.py", "cp1256.py", "cp1257.py", "cp1258.py",
+    "cp273.py", "cp424.py", "cp500.py", "cp720.py", "cp737.py", "cp775.py", "cp850.py", "cp852.py",
+    "cp855.py", "cp856.py", "cp857.py", "cp858.py", "cp860.py", "cp861.py", "cp862.py", "cp863.py",
+    "cp864.py", "cp865.py", "cp866.py", "cp869.py", "cp874.py", "cp875.py", "cp932.py", "cp949.py",
+    "cp950.py", "euc_jis_2004.py", "euc_jisx0213.py", "euc_jp.py", "euc_kr.py", "gb18030.py", "gb2312.py",
+    "gbk.py", "hp_roman8.py", "hz.py", "iso2022_jp.py", "iso2022_jp_1.py", "iso2022_jp_2.py",
+    "iso2022_jp_2004.py", "iso2022_jp_3.py", "iso2022_jp_ext.py", "iso2022_kr.py", "iso8859_10.py",
+    "iso8859_11.py", "iso8859_13.py", "iso8859_14.py", "iso8859_15.py", "iso8859_16.py", "iso8859_2.py",
+    "iso8859_3.py", "iso8859_4.py", "iso8859_5.py", "iso8859_6.py", "iso8859_7.py", "iso8859_8.py",
+    "iso8859_9.py", "johab.py", "koi8_r.py", "koi8_t.py", "koi8_u.py", "kz1048.py", "mac_arabic.py",
+    "mac_croatian.py", "mac_cyrillic.py", "mac_farsi.py", "mac_greek.py", "mac_iceland.py", "mac_latin2.py",
+    "mac_roman.py", "mac_romanian.py", "mac_turkish.py", "mbcs.py", "oem.py", "palmos.py", "ptcp154.py",
+    "shift_jis.py", "shift_jis_2004.py", "shift_jisx0213.py", "tis_620.py", "cp1006.py", "mac_centeuro.py",
+)]
+WHEEL_DROP = {"pydantic": ["pydantic/v1", "pydantic/mypy.py", "pydantic/experimental"]}
 
 COMPRESS = (".js", ".mjs", ".wasm", ".json", ".zip", ".whl", ".html", ".css")
 
@@ -164,11 +187,13 @@ def _b64digest(data: bytes) -> str:
 
 # ---- outputs ----
 
-def lock_file(pyodide_dir: Path, wheels: dict[str, Path], pyclient: Path) -> dict:
+def lock_file(pyodide_dir: Path, shipped: dict[str, Path], pyclient: Path) -> dict:
+    """Pyodide's lock format, listing only what we ship, with the hashes of the files as shipped."""
     info = json.loads((pyodide_dir / "pyodide-lock.json").read_text())["info"]
     packages = {}
-    for name, (req, file_name, digest, imports, depends) in WHEELS.items():
-        packages[name] = _lock_entry(name, req.split("==")[1], file_name, digest, imports, depends)
+    for name, (req, _, _, imports, depends) in WHEELS.items():
+        path = shipped[name]
+        packages[name] = _lock_entry(name, req.split("==")[1], path.name, sha256(path), imports, depends)
     from pyclient import __version__
 
     packages["pyclient"] = _lock_entry("pyclient", __version__, pyclient.name, sha256(pyclient),
@@ -187,7 +212,7 @@ def compile_loader(assets_name: str, out: Path) -> None:
 
     api = models.api_schema()
     api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name,
-               packages=["pyclient"], preload=PRELOAD)
+               packages=["pyclient"], preload=json.loads((GENERATED / "import-order.json").read_text()))
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "api.json").write_text(json.dumps(api))
     run("node", "buildtools/compile_api.mjs", str(GENERATED / "api.json"), str(GENERATED / "api.mjs"))
@@ -228,23 +253,49 @@ def manifest(dist: Path) -> dict:
     return {"pyodide": PYODIDE["version"], "files": files}
 
 
+def precompile(pyodide_dir: Path, jobs: list[tuple[Path, Path, list]]) -> None:
+    """Every archive's .py -> .pyc, compiled by the Pyodide the page runs (results cached)."""
+    cache = CACHE / "compiled"
+    cache.mkdir(parents=True, exist_ok=True)
+    tool = sha256(ROOT / "buildtools" / "pyodide_compile.mjs")
+    todo, copies = [], []
+    for src, dst, drop in jobs:
+        key = hashlib.sha256(f"{sha256(src)}{tool}{sorted(drop)}".encode()).hexdigest()
+        cached = cache / f"{key}{src.suffix}"
+        if not cached.exists():
+            todo.append({"src": str(src), "dst": str(cached), "drop": drop})
+        copies.append((cached, dst))
+    if todo:
+        (GENERATED / "compile-jobs.json").write_text(json.dumps(todo))
+        run("node", "buildtools/pyodide_compile.mjs", str(pyodide_dir), str(GENERATED / "compile-jobs.json"))
+    for cached, dst in copies:
+        shutil.copy(cached, dst)
+
+
 def build(dist: Path) -> Path:
     pyodide_dir = fetch_pyodide()
     wheels = fetch_wheels()
     build_tools()
+    GENERATED.mkdir(parents=True, exist_ok=True)
     staging = dist.parent / (dist.name + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
     assets = staging / "assets"
     assets.mkdir(parents=True)
     for name in PYODIDE_FILES:
-        shutil.copy(pyodide_dir / name, assets / name)
-    for path in wheels.values():
-        shutil.copy(path, assets / path.name)
-    pyclient = build_pyclient_wheel(assets)
-    (assets / "pyodide-lock.json").write_text(json.dumps(lock_file(pyodide_dir, wheels, pyclient), indent=1))
+        if name != "python_stdlib.zip":
+            shutil.copy(pyodide_dir / name, assets / name)
+    source_wheel = build_pyclient_wheel(GENERATED)
+    jobs = [(pyodide_dir / "python_stdlib.zip", assets / "python_stdlib.zip", STDLIB_DROP),
+            (source_wheel, assets / source_wheel.name, [])]
+    jobs += [(path, assets / path.name, WHEEL_DROP.get(name, [])) for name, path in wheels.items()]
+    precompile(pyodide_dir, jobs)
+    shipped = {name: assets / path.name for name, path in wheels.items()}
+    lock = lock_file(pyodide_dir, shipped, assets / source_wheel.name)
+    (assets / "pyodide-lock.json").write_text(json.dumps(lock, indent=1))
 
     from pyclient import __version__
 
+    run("node", "buildtools/pyodide_smoke.mjs", str(assets), str(GENERATED / "import-order.json"))
     assets_name = f"callstats-{__version__}-{content_hash(assets)}"
     assets.rename(staging / assets_name)
     compile_loader(assets_name, staging / "callstats.js")

@@ -55,7 +55,9 @@ def OneOf(enum: dict, exclude: tuple = ()):
 class Model(BaseModel):
     # Strict: JS has no implicit conversions to hide; "5" is not a number and 5 is not a string.
     # Extra keys are ignored: deployed pages pass objects with fields we do not know.
-    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
+    # Validators are built on first use or by warm(), not at import: the page's main thread
+    # should never wait for all of them at once (see boot.py).
+    model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class JsFunction(Model):
@@ -305,11 +307,25 @@ UNSUPPORTED = {
     "getSctResults": 0,
 }
 
-_ADAPTERS = {name: TypeAdapter(m.args) for name, m in METHODS.items()}
+_ADAPTERS = {
+    name: TypeAdapter(m.args) if isinstance(m.args, type) else TypeAdapter(m.args, config=ConfigDict(defer_build=True))
+    for name, m in METHODS.items()
+}
 
 
 def adapter(method: str) -> TypeAdapter:
     return _ADAPTERS[method]
+
+
+def warm_steps():
+    """Build every validator now rather than at first use, one small piece at a time: each model
+    (defined leaves first, so a parent reuses its children's) and then each method's adapter."""
+    for model in [v for v in globals().values() if isinstance(v, type) and issubclass(v, Model)]:
+        model.model_rebuild()
+        yield model.__name__
+    for method, built in _ADAPTERS.items():
+        built.rebuild()
+        yield method
 
 
 def api_schema() -> dict:

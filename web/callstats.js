@@ -287,11 +287,17 @@ import { META, VALIDATE } from "callstats-generated";
       checkAPIVersion: true,
     });
     marks.pyodide = performance.now();
-    for (const module of META.preload) {
+    // Python's start, one small step per task (pyclient/boot.py)
+    const steps = pyodide.pyimport("pyclient.boot").steps(pyodide.toPy(META.preload));
+    marks.steps = [];
+    for (;;) {
       await pause();
-      pyodide.pyimport(module);
+      const t = performance.now();
+      const step = steps.next();
+      if (step.done) break;
+      marks.steps.push([step.value, Math.round(performance.now() - t)]);
     }
-    await pause();
+    steps.destroy();
     const entry = pyodide.pyimport("pyclient.browser").start(bridge);
     marks.python = performance.now();
     while (queue.length) {
