@@ -9,12 +9,22 @@ import { pathToFileURL } from "node:url";
 const [assets, orderFile] = process.argv.slice(2);
 const base = `${assets}/`;
 const { loadPyodide } = await import(pathToFileURL(`${base}pyodide.mjs`).href);
+// Pyodide reports a package that failed to install on the console and carries on: fail on it here.
+const complaints = [];
+const consoleError = console.error;
+console.error = (...args) => complaints.push(args.join(" "));
 const pyodide = await loadPyodide({
+  stderr: (line) => complaints.push(line),
   indexURL: base,
   lockFileURL: `${base}pyodide-lock.json`,
   packageBaseUrl: base,
   packages: ["pyclient"],
 });
+console.error = consoleError;
+if (complaints.length) {
+  console.error("smoke: Pyodide complained while installing the packages:\n" + complaints.join("\n"));
+  process.exit(1);
+}
 const order = pyodide.runPython(`
 import importlib.abc, importlib.machinery, json, sys
 

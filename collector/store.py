@@ -1,0 +1,402 @@
+"""Storage with SQLAlchemy: SQLite (WAL) by default, PostgreSQL by URL. Schema by Alembic.
+
+Everything a request acknowledges is committed before its 200 goes out. A retried item (same
+itemID) is stored once. Stats sent as deltas are rebuilt to full values here, so readers only
+ever see full samples; each RTP stream's numbers also go to `stream_points`, one row per sample,
+so a chart's time series is one indexed range read.
+"""
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = sa.MetaData()
+
+apps = sa.Table(
+    "apps", metadata,
+    sa.Column("app_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(256), nullable=False),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("read_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("origins", sa.JSON, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+app_keys = sa.Table(
+    "app_keys", metadata,
+    sa.Column("app_id", sa.BigInteger, sa.ForeignKey("apps.app_id"), primary_key=True),
+    sa.Column("key_id", sa.String(256), primary_key=True),
+    sa.Column("public_key", sa.Text, nullable=False),
+)
+used_jti = sa.Table(
+    "used_jti", metadata,
+    sa.Column("app_id", sa.BigInteger, primary_key=True),
+    sa.Column("jti", sa.String(256), primary_key=True),
+    sa.Column("expires", sa.Float, nullable=False),
+)
+members = sa.Table(
+    "members", metadata,
+    sa.Column("uc_id", sa.String(64), primary_key=True),
+    sa.Column("app_id", sa.BigInteger, nullable=False),
+    sa.Column("conference_id", sa.String(512), nullable=False),
+    sa.Column("local_id", sa.String(512), nullable=False),
+    sa.Column("device_id", sa.String(512), nullable=False),
+    sa.Column("endpoint_info", sa.JSON),
+    sa.Column("joined", sa.Float, nullable=False),
+    sa.Column("left", sa.Float),
+    sa.Column("last_seen", sa.Float, nullable=False),
+    sa.Index("members_by_conference", "app_id", "conference_id"),
+)
+conferences = sa.Table(
+    "conferences", metadata,
+    sa.Column("app_id", sa.BigInteger, primary_key=True),
+    sa.Column("conference_id", sa.String(512), primary_key=True),
+    sa.Column("start", sa.Float, nullable=False),
+    sa.Column("end", sa.Float, nullable=False),
+    sa.Index("conferences_by_time", "app_id", "start"),
+)
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("app_id", sa.BigInteger, nullable=False),
+    sa.Column("conference_id", sa.String(512), nullable=False),
+    sa.Column("uc_id", sa.String(64)),
+    sa.Column("connection_id", sa.String(512)),
+    sa.Column("path", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(64)),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("item_id", sa.String(128)),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Index("events_by_conference", "app_id", "conference_id", "timestamp"),
+    sa.Index("events_once", "app_id", "item_id", unique=True),
+)
+stats = sa.Table(
+    "stats", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("app_id", sa.BigInteger, nullable=False),
+    sa.Column("conference_id", sa.String(512), nullable=False),
+    sa.Column("uc_id", sa.String(64), nullable=False),
+    sa.Column("connection_id", sa.String(512)),
+    sa.Column("path", sa.String(32), nullable=False),  # stats | customstats
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("item_id", sa.String(128)),
+    sa.Column("stats", sa.JSON, nullable=False),  # full values (deltas rebuilt)
+    sa.Index("stats_by_conference", "app_id", "conference_id", "timestamp"),
+    sa.Index("stats_once", "app_id", "item_id", unique=True),
+)
+stats_state = sa.Table(  # the last full sample per connection, to rebuild the next delta
+    "stats_state", metadata,
+    sa.Column("uc_id", sa.String(64), primary_key=True),
+    sa.Column("connection_id", sa.String(512), primary_key=True),
+    sa.Column("state", sa.JSON, nullable=False),
+)
+stream_points = sa.Table(
+    "stream_points", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("app_id", sa.BigInteger, nullable=False),
+    sa.Column("conference_id", sa.String(512), nullable=False),
+    sa.Column("uc_id", sa.String(64), nullable=False),
+    sa.Column("connection_id", sa.String(512)),
+    sa.Column("ssrc", sa.String(20), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("values", sa.JSON, nullable=False),
+    sa.Index("points_by_stream", "app_id", "conference_id", "ssrc", "timestamp"),
+)
+
+RTP_KINDS = ("inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp")
+
+
+def database_url(data_dir: Path, url: Optional[str]) -> str:
+    if url:
+        return url.replace("postgresql://", "postgresql+asyncpg://", 1) if url.startswith("postgresql://") else url
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{data_dir / 'collector.sqlite3'}"
+
+
+def make_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives a killed process
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=20, max_overflow=20)
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    def upgrade(connection):
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade)
+
+
+def _insert_once(engine: AsyncEngine, table: sa.Table):
+    """INSERT that skips a row whose unique key (an itemID already stored) exists."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    # ---- apps ----
+
+    async def create_app(self, name: str, origins: list[str]) -> dict:
+        async with self.engine.begin() as conn:
+            biggest = (await conn.execute(sa.select(sa.func.max(apps.c.app_id)))).scalar()
+            app = {"app_id": (biggest or 100000) + 1 + secrets.randbelow(1000), "name": name,
+                   "secret": secrets.token_urlsafe(32), "read_key": secrets.token_urlsafe(32),
+                   "origins": origins, "created": time.time()}
+            await conn.execute(apps.insert().values(**app))
+        return app
+
+    async def app(self, app_id: int) -> Optional[dict]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(apps).where(apps.c.app_id == app_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def app_by_read_key(self, read_key: str) -> Optional[dict]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(apps).where(apps.c.read_key == read_key))).mappings().first()
+        return dict(row) if row else None
+
+    async def list_apps(self) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(apps).order_by(apps.c.app_id))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def set_origins(self, app_id: int, origins: list[str]) -> bool:
+        async with self.engine.begin() as conn:
+            done = await conn.execute(apps.update().where(apps.c.app_id == app_id).values(origins=origins))
+        return done.rowcount == 1
+
+    async def add_key(self, app_id: int, key_id: str, public_key: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(app_keys.delete().where((app_keys.c.app_id == app_id) & (app_keys.c.key_id == key_id)))
+            await conn.execute(app_keys.insert().values(app_id=app_id, key_id=key_id, public_key=public_key))
+
+    async def key(self, app_id: int, key_id: str) -> Optional[str]:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(app_keys.c.public_key).where(
+                (app_keys.c.app_id == app_id) & (app_keys.c.key_id == key_id)))).scalar()
+
+    async def use_jti(self, app_id: int, jti: str, expires: float) -> bool:
+        """False when this jti was seen before (a replayed token)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(used_jti.delete().where(used_jti.c.expires < time.time()))
+            done = await conn.execute(_insert_once(self.engine, used_jti).values(app_id=app_id, jti=jti, expires=expires))
+        return done.rowcount == 1
+
+    # ---- ingest ----
+
+    async def join(self, app_id: int, conference_id: str, body: dict) -> str:
+        uc_id = secrets.token_hex(12)
+        now = body["timestamp"]
+        async with self.engine.begin() as conn:
+            await conn.execute(members.insert().values(
+                uc_id=uc_id, app_id=app_id, conference_id=conference_id, local_id=body["localID"],
+                device_id=body["deviceID"], endpoint_info=body.get("endpointInfo"), joined=now, last_seen=now))
+            await self._touch_conference(conn, app_id, conference_id, now)
+            await conn.execute(events.insert().values(
+                app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=None, path="join",
+                event_type=body.get("eventType") or "userJoined", timestamp=now, item_id=body.get("itemID"),
+                body=body))
+        return uc_id
+
+    async def member(self, uc_id: str) -> Optional[dict]:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(members).where(members.c.uc_id == uc_id))).mappings().first()
+        return dict(row) if row else None
+
+    async def add_items(self, app_id: int, conference_id: str, uc_id: str, items: list[tuple[str, dict]]) -> None:
+        """Store a request's items (events and stats) in one transaction."""
+        async with self.engine.begin() as conn:
+            latest = 0.0
+            for path, body in items:
+                latest = max(latest, body["timestamp"])
+                if path in ("stats", "customstats"):
+                    await self._add_stats(conn, app_id, conference_id, uc_id, path, body)
+                else:
+                    await self._add_event(conn, app_id, conference_id, uc_id, path, body)
+            await conn.execute(members.update().where(members.c.uc_id == uc_id).values(
+                last_seen=sa.func.max(members.c.last_seen, latest) if self.engine.dialect.name == "sqlite"
+                else sa.func.greatest(members.c.last_seen, latest)))
+            await self._touch_conference(conn, app_id, conference_id, latest)
+
+    async def _add_event(self, conn, app_id, conference_id, uc_id, path, body) -> None:
+        row = dict(app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=body.get("connectionID"),
+                   path=path, event_type=body.get("eventType"), timestamp=body["timestamp"],
+                   item_id=body.get("itemID"), body=body)
+        done = await conn.execute(_insert_once(self.engine, events).values(**row))
+        if done.rowcount == 1 and path == "events/user/left":
+            await conn.execute(members.update().where(members.c.uc_id == uc_id).values(left=body["timestamp"]))
+
+    async def _add_stats(self, conn, app_id, conference_id, uc_id, path, body) -> None:
+        if body.get("itemID") and (await conn.execute(sa.select(stats.c.id).where(
+                (stats.c.app_id == app_id) & (stats.c.item_id == body["itemID"])))).first():
+            return  # a retry of a sample already stored (and already applied to the delta state)
+        entries = body["stats"] if isinstance(body["stats"], list) else [body["stats"]]
+        connection_id = body.get("connectionID")
+        if path == "stats":
+            entries = await self._rebuild(conn, uc_id, connection_id, entries, bool(body.get("delta")))
+        await conn.execute(stats.insert().values(
+            app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=connection_id, path=path,
+            timestamp=body["timestamp"], item_id=body.get("itemID"), stats=entries))
+        points = [
+            dict(app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=connection_id,
+                 ssrc=str(e.get("ssrc")), kind=e["type"], timestamp=body["timestamp"],
+                 values={k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            for e in entries if e.get("type") in RTP_KINDS and e.get("ssrc") is not None
+        ]
+        if points:
+            await conn.execute(stream_points.insert(), points)
+
+    async def _rebuild(self, conn, uc_id, connection_id, entries, delta) -> list[dict]:
+        """Full values for this sample: a delta entry updates the previous entry with the same id;
+        an entry {"id", "removed": true} drops it; entries not mentioned are unchanged."""
+        key = (stats_state.c.uc_id == uc_id) & (stats_state.c.connection_id == (connection_id or ""))
+        previous = (await conn.execute(sa.select(stats_state.c.state).where(key))).scalar() if delta else None
+        full = {e["id"]: e for e in (previous or [])}
+        if not delta:
+            full = {}
+        for entry in entries:
+            entry_id = entry.get("id")
+            if entry_id is None:
+                continue
+            if entry.get("removed") is True:
+                full.pop(entry_id, None)
+            else:
+                full[entry_id] = {**full.get(entry_id, {}), **entry}
+        rebuilt = list(full.values())
+        await conn.execute(stats_state.delete().where(key))
+        await conn.execute(stats_state.insert().values(uc_id=uc_id, connection_id=connection_id or "", state=rebuilt))
+        return rebuilt
+
+    async def _touch_conference(self, conn, app_id, conference_id, at) -> None:
+        updated = await conn.execute(conferences.update().where(
+            (conferences.c.app_id == app_id) & (conferences.c.conference_id == conference_id)).values(
+            start=sa.case((conferences.c.start > at, at), else_=conferences.c.start),
+            end=sa.case((conferences.c.end < at, at), else_=conferences.c.end)))
+        if updated.rowcount == 0:
+            await conn.execute(_insert_once(self.engine, conferences).values(
+                app_id=app_id, conference_id=conference_id, start=at, end=at))
+
+    # ---- reading ----
+
+    async def conferences(self, app_id: int, limit: int, before: Optional[float], since: Optional[float],
+                          until: Optional[float]) -> list[dict]:
+        query = sa.select(conferences).where(conferences.c.app_id == app_id)
+        if before is not None:
+            query = query.where(conferences.c.start < before)
+        if since is not None:
+            query = query.where(conferences.c.end >= since)
+        if until is not None:
+            query = query.where(conferences.c.start <= until)
+        query = query.order_by(conferences.c.start.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
+            for row in rows:
+                row.update(await self._summary(conn, app_id, row["conference_id"]))
+        return rows
+
+    async def _summary(self, conn, app_id: int, conference_id: str) -> dict:
+        where = (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
+        participants = (await conn.execute(sa.select(sa.func.count()).select_from(members).where(
+            (members.c.app_id == app_id) & (members.c.conference_id == conference_id)))).scalar()
+        fabrics = (await conn.execute(sa.select(sa.func.count(sa.distinct(events.c.connection_id))).where(
+            where & (events.c.path == "events/fabric/setup")))).scalar()
+        failures = (await conn.execute(sa.select(sa.func.count()).where(
+            where & (events.c.path == "events/fabric/setupfailed")))).scalar()
+        return {"participants": participants, "fabrics": fabrics, "failures": failures}
+
+    async def conference(self, app_id: int, conference_id: str) -> Optional[dict]:
+        async with self.engine.connect() as conn:
+            head = (await conn.execute(sa.select(conferences).where(
+                (conferences.c.app_id == app_id) & (conferences.c.conference_id == conference_id)))).mappings().first()
+            if head is None:
+                return None
+            people = (await conn.execute(sa.select(members).where(
+                (members.c.app_id == app_id) & (members.c.conference_id == conference_id)
+            ).order_by(members.c.joined))).mappings().all()
+            fabric_events = (await conn.execute(sa.select(events.c.uc_id, events.c.connection_id, events.c.path,
+                                                          events.c.timestamp, events.c.body).where(
+                (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
+                & events.c.path.in_(["events/fabric/setup", "events/fabric/terminated",
+                                     "events/fabric/setupfailed"])).order_by(events.c.timestamp))).all()
+            summary = await self._summary(conn, app_id, conference_id)
+        return {"conferenceID": conference_id, "start": head["start"], "end": head["end"],
+                "participants": [_participant(p, fabric_events) for p in people], "summary": summary}
+
+    async def events_of(self, app_id: int, conference_id: str, limit: int, after: int) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(events).where(
+                (events.c.app_id == app_id) & (events.c.conference_id == conference_id) & (events.c.id > after)
+            ).order_by(events.c.timestamp, events.c.id).limit(limit))).mappings().all()
+        return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
+                 "eventType": r["event_type"], "timestamp": r["timestamp"], "body": r["body"]} for r in rows]
+
+    async def stats_of(self, app_id: int, conference_id: str, limit: int, after: int) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(stats).where(
+                (stats.c.app_id == app_id) & (stats.c.conference_id == conference_id) & (stats.c.id > after)
+            ).order_by(stats.c.timestamp, stats.c.id).limit(limit))).mappings().all()
+        return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
+                 "timestamp": r["timestamp"], "stats": r["stats"]} for r in rows]
+
+    async def series(self, app_id: int, conference_id: str, field: str) -> list[dict]:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(sa.select(stream_points).where(
+                (stream_points.c.app_id == app_id) & (stream_points.c.conference_id == conference_id)
+            ).order_by(stream_points.c.ssrc, stream_points.c.timestamp))).mappings().all()
+        streams: dict[tuple, dict] = {}
+        for r in rows:
+            stream = streams.setdefault((r["uc_id"], r["connection_id"], r["ssrc"], r["kind"]), {
+                "ucID": r["uc_id"], "connectionID": r["connection_id"], "ssrc": r["ssrc"], "type": r["kind"],
+                "timestamps": [], "values": []})
+            if field in r["values"]:
+                stream["timestamps"].append(r["timestamp"])
+                stream["values"].append(r["values"][field])
+        return [s for s in streams.values() if s["values"]]
+
+
+def _participant(member, fabric_events) -> dict:
+    fabrics: dict[str, dict] = {}
+    for uc_id, connection_id, path, timestamp, body in fabric_events:
+        if uc_id != member["uc_id"] or connection_id is None:
+            continue
+        fabric = fabrics.setdefault(connection_id, {"connectionID": connection_id, "remoteID": body.get("remoteID"),
+                                                    "setupDelay": None, "state": "initializing", "terminated": None})
+        if path == "events/fabric/setup":
+            fabric.update(setupDelay=body.get("delay"), state="established")
+        elif path == "events/fabric/setupfailed":
+            fabric["state"] = "failed"
+        else:
+            fabric.update(state="terminated", terminated=timestamp)
+    return {"ucID": member["uc_id"], "localID": member["local_id"], "deviceID": member["device_id"],
+            "endpointInfo": member["endpoint_info"], "joined": member["joined"], "left": member["left"],
+            "fabrics": list(fabrics.values())}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
