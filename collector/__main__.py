@@ -1,35 +1,78 @@
-"""python -m collector serve | apps ...  (SPEC part 3: the command-line contract)."""
+"""python -m collector serve | apps ...  (SPEC part 3: the command-line contract).
+
+Exit codes: 0 on success, 2 on bad arguments, with a one-line error on stderr.
+"""
 
 import argparse
 import asyncio
+import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m collector", description="The callstats collector.")
-    commands = parser.add_subparsers(dest="command", required=True)
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
+def storage_args(parser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path("collector-data"),
+                        help="where the SQLite database and the self-signed certificate live")
+    parser.add_argument("--database-url", help="e.g. postgresql://user:pass@host/db (default: SQLite in --data-dir)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m collector", description="The callstats collector.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
     serve = commands.add_parser("serve", help="serve over TLS + HTTP/2")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--data-dir", type=Path, default=Path("collector-data"))
-    serve.add_argument("--database-url")
+    storage_args(serve)
     serve.add_argument("--certfile", type=Path)
     serve.add_argument("--keyfile", type=Path)
-    serve.add_argument("--dist", type=Path, default=ROOT / "dist")
+    serve.add_argument("--dist", type=Path, default=ROOT / "dist", help="the bundle to serve at / (default dist/)")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--rate", type=float, default=50.0, help="requests a second per access token (429 above)")
+    serve.add_argument("--burst", type=float, default=200.0, help="requests allowed at once per access token")
+
+    apps = commands.add_parser("apps", help="create and manage apps").add_subparsers(
+        dest="apps_command", required=True, parser_class=Parser)
+    create = apps.add_parser("create", help="make an app; prints {appID, appSecret, readKey}")
+    create.add_argument("--name", required=True)
+    create.add_argument("--origin", action="append", default=[], help="allowed page origin (repeatable)")
+    storage_args(create)
+    listing = apps.add_parser("list")
+    storage_args(listing)
+    add_key = apps.add_parser("add-key", help="register a public key for third-party tokens")
+    add_key.add_argument("--app", type=int, required=True)
+    add_key.add_argument("--key-id", required=True)
+    add_key.add_argument("--public-key", type=Path, required=True, help="PEM file (EC P-256 or RSA)")
+    storage_args(add_key)
+    origins = apps.add_parser("set-origins", help="replace the app's origin whitelist (none: every origin)")
+    origins.add_argument("--app", type=int, required=True)
+    origins.add_argument("origins", nargs="*")
+    storage_args(origins)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args, parser)
-    return 2
+        return serve(args, parser)
+    return asyncio.run(apps_command(args, parser))
 
 
-def _serve(args, parser) -> int:
-    from hypercorn.asyncio import serve
+def serve(args, parser) -> int:
+    from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
     from .app import create_app
+    from .store import database_url
     from .tls import self_signed, spki_hash
 
     if bool(args.certfile) != bool(args.keyfile):
@@ -40,11 +83,53 @@ def _serve(args, parser) -> int:
     config.certfile, config.keyfile = str(certfile), str(keyfile)
     config.alpn_protocols = ["h2", "http/1.1"]
     config.accesslog = None
-    app = create_app(dist=args.dist)
+    config.workers = args.workers
+    app = create_app(database_url(args.data_dir, args.database_url), dist=args.dist, rate=args.rate, burst=args.burst)
     print(f"collector: https://{args.host}:{args.port}/  (HTTP/2, TLS)", flush=True)
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
-    asyncio.run(serve(app, config))
+    asyncio.run(hypercorn_serve(app, config))
     return 0
+
+
+async def apps_command(args, parser) -> int:
+    from .store import Store, database_url, make_engine, migrate
+
+    engine = make_engine(database_url(args.data_dir, args.database_url))
+    try:
+        await migrate(engine)
+        store = Store(engine)
+        result = await _apps(store, args, parser)
+    finally:
+        await engine.dispose()
+    print(json.dumps(result))
+    return 0
+
+
+async def _apps(store, args, parser):
+    if args.apps_command == "create":
+        app = await store.create_app(args.name, args.origin)
+        return {"appID": str(app["app_id"]), "appSecret": app["secret"], "readKey": app["read_key"]}
+    if args.apps_command == "list":
+        return [{"appID": str(a["app_id"]), "name": a["name"], "origins": a["origins"]} for a in await store.list_apps()]
+    if await store.app(args.app) is None:
+        parser.error(f"no app {args.app}")
+    if args.apps_command == "add-key":
+        pem = _public_key(args.public_key, parser)
+        await store.add_key(args.app, args.key_id, pem)
+        return {"appID": str(args.app), "keyID": args.key_id}
+    await store.set_origins(args.app, args.origins)
+    return {"appID": str(args.app), "origins": args.origins}
+
+
+def _public_key(path: Path, parser) -> str:
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        pem = path.read_text()
+        load_pem_public_key(pem.encode())
+    except (OSError, ValueError) as exc:
+        parser.error(f"--public-key: not a PEM public key ({exc})")
+    return pem
 
 
 if __name__ == "__main__":

@@ -6,11 +6,10 @@ ever see full samples; each RTP stream's numbers also go to `stream_points`, one
 so a chart's time series is one indexed range read.
 """
 
-import json
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 metadata = sa.MetaData()
 
+settings = sa.Table(  # the collector's own secrets, shared by every worker through the database
+    "settings", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
 apps = sa.Table(
     "apps", metadata,
     sa.Column("app_id", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -159,6 +163,12 @@ def _insert_once(engine: AsyncEngine, table: sa.Table):
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+
+    async def setting(self, name: str, make) -> str:
+        """A stored value, made once (by the first worker to ask) and the same for all."""
+        async with self.engine.begin() as conn:
+            await conn.execute(_insert_once(self.engine, settings).values(name=name, value=make()))
+            return (await conn.execute(sa.select(settings.c.value).where(settings.c.name == name))).scalar()
 
     # ---- apps ----
 
@@ -396,7 +406,3 @@ def _participant(member, fabric_events) -> dict:
     return {"ucID": member["uc_id"], "localID": member["local_id"], "deviceID": member["device_id"],
             "endpointInfo": member["endpoint_info"], "joined": member["joined"], "left": member["left"],
             "fabrics": list(fabrics.values())}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,79 @@
+"""What one client may send: body size (413) and requests per access token (429 + Retry-After)."""
+
+import math
+import time
+
+from starlette.requests import Request
+
+
+class TooLarge(Exception):
+    pass
+
+
+class TooMany(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"too many requests: retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a declared Content-Length over the limit at once, and stop reading a
+    body (chunked, or HTTP/2 without a length) as soon as it passes the limit."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                return await _send_413(send, self.limit)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise TooLarge()
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _send_413(send, limit: int) -> None:
+    body = b'{"status":"error","msg":"body: larger than %d bytes"}' % limit
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RateLimiter:
+    """A token bucket per access token: `rate` requests a second on average, bursts of `burst`."""
+
+    def __init__(self, rate: float, burst: float, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def take(self, key: str) -> None:
+        now = self.clock()
+        tokens, at = self.buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens < 1:
+            self.buckets[key] = (tokens, now)
+            raise TooMany(max(1, math.ceil((1 - tokens) / self.rate)))
+        self.buckets[key] = (tokens - 1, now)
+        if len(self.buckets) > 100_000:  # forget idle tokens rather than grow without end
+            self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 60}

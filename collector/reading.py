@@ -1,0 +1,80 @@
+"""The read-only JSON API (SPEC part 2, "Reading back"), authorised by the app's read key.
+
+One app never sees another's data: the read key names the app, and it must be the app in the path.
+Lists are paginated: ?limit= (at most 500) and ?cursor= (from the X-Next-Cursor header of the
+previous page); conferences can be filtered by time (?since=&until=, ms).
+"""
+
+from typing import Annotated, Optional
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from .protocol import ProtocolError
+
+router = APIRouter()
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+async def reader_app(request: Request, app_id: int) -> dict:
+    header = request.headers.get("authorization") or ""
+    if not header.lower().startswith("bearer ") or not header[7:].strip():
+        raise ProtocolError(401, "missing Authorization: Bearer <readKey>")
+    app = await request.app.state.store.app_by_read_key(header[7:].strip())
+    if app is None:
+        raise ProtocolError(401, "unknown read key")
+    if app["app_id"] != app_id:
+        raise ProtocolError(403, "this read key is for another app")
+    return app
+
+
+def page(rows: list, limit: int, cursor_of) -> JSONResponse:
+    headers = {"X-Next-Cursor": str(cursor_of(rows[-1]))} if len(rows) == limit else {}
+    return JSONResponse(rows, headers=headers)
+
+
+@router.get("/v1/apps/{appID}/conferences")
+async def list_conferences(request: Request, appID: int, limit: Limit = 50,
+                           cursor: Annotated[Optional[float], Query()] = None,
+                           since: Annotated[Optional[float], Query()] = None,
+                           until: Annotated[Optional[float], Query()] = None,
+                           authorization: Annotated[Optional[str], Header()] = None):
+    await reader_app(request, appID)
+    rows = await request.app.state.store.conferences(appID, limit, cursor, since, until)
+    out = [{"conferenceID": r["conference_id"], "start": r["start"], "end": r["end"],
+            "participants": r["participants"], "fabrics": r["fabrics"], "failures": r["failures"],
+            "worstQuality": r.get("worstQuality")} for r in rows]
+    return page(out, limit, lambda last: last["start"])
+
+
+@router.get("/v1/apps/{appID}/conferences/{confID}")
+async def one_conference(request: Request, appID: int, confID: str,
+                         authorization: Annotated[Optional[str], Header()] = None):
+    await reader_app(request, appID)
+    found = await request.app.state.store.conference(appID, unquote(confID))
+    if found is None:
+        raise ProtocolError(404, "no such conference")
+    return found
+
+
+@router.get("/v1/apps/{appID}/conferences/{confID}/events")
+async def conference_events(request: Request, appID: int, confID: str, limit: Limit = 500,
+                            cursor: Annotated[int, Query(ge=0)] = 0,
+                            authorization: Annotated[Optional[str], Header()] = None):
+    await reader_app(request, appID)
+    rows = await request.app.state.store.events_of(appID, unquote(confID), limit, cursor)
+    return page(rows, limit, lambda last: last["id"])
+
+
+@router.get("/v1/apps/{appID}/conferences/{confID}/stats")
+async def conference_stats(request: Request, appID: int, confID: str, limit: Limit = 500,
+                           cursor: Annotated[int, Query(ge=0)] = 0,
+                           series: Annotated[Optional[str], Query(max_length=64)] = None,
+                           authorization: Annotated[Optional[str], Header()] = None):
+    await reader_app(request, appID)
+    store = request.app.state.store
+    if series:
+        return await store.series(appID, unquote(confID), series)
+    rows = await store.stats_of(appID, unquote(confID), limit, cursor)
+    return page(rows, limit, lambda last: last["id"])
