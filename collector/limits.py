@@ -16,9 +16,13 @@ class TooMany(Exception):
         self.retry_after = retry_after
 
 
+DRAIN_LIMIT = 16 << 20  # past this a too-large body is cut off rather than read to its end
+
+
 class BodyLimit:
-    """ASGI middleware: refuse a declared Content-Length over the limit at once, and stop reading a
-    body (chunked, or HTTP/2 without a length) as soon as it passes the limit."""
+    """ASGI middleware: a body over the limit is answered 413 without being processed. Its rest is
+    read and dropped first (up to DRAIN_LIMIT), so that the client, still sending, gets the answer
+    instead of a reset stream."""
 
     def __init__(self, app, limit: int):
         self.app, self.limit = app, limit
@@ -28,6 +32,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _drain(receive, 0)
                 return await _send_413(send, self.limit)
         seen = 0
 
@@ -37,10 +42,22 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    if message.get("more_body"):
+                        await _drain(receive, seen)
                     raise TooLarge()
             return message
 
         await self.app(scope, limited, send)
+
+
+async def _drain(receive, seen: int) -> None:
+    while seen < DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 async def _send_413(send, limit: int) -> None:

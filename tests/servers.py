@@ -5,10 +5,14 @@ Both are `python -m collector serve` processes over TLS + HTTP/2 on loopback, on
 self-signed certificate by its SPKI hash; the app server reuses the same certificate.
 """
 
+import json
+import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +62,46 @@ def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127
             break
     _wait_listening(host, port, deadline)
     return Server(process, f"https://{host}:{port}/", spki, data_dir)
+
+
+def run_cli(*args: str) -> dict:
+    """python -m collector <args>, whose last stdout line is JSON."""
+    done = subprocess.run([sys.executable, "-m", "collector", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"collector {' '.join(args)}: {done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster (Debian's binaries) on a free port, in its own folder."""
+
+    def __init__(self):
+        # its own folder directly in /tmp: the postgres user must reach it (pytest's tmp is root-only)
+        folder = Path(tempfile.mkdtemp(prefix="collector-pg-"))
+        bin_dir = max(Path("/usr/lib/postgresql").glob("*/bin"), default=None)
+        if bin_dir is None:
+            raise RuntimeError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin, self.folder, self.port = bin_dir, folder, free_port()
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.as_user:
+            shutil.chown(folder, "postgres")
+        self._run("initdb", "-D", str(folder / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run("pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "log"), "-w", "start",
+                  "-o", f"-p {self.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=on")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        return self.url(name)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True)
 
 
 def _wait_listening(host: str, port: int, deadline: float) -> None:

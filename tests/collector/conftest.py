@@ -1,0 +1,62 @@
+"""The collector, running for real (TLS + HTTP/2) on SQLite and on PostgreSQL: every test that
+takes `collector` runs once on each."""
+
+import itertools
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..servers import Postgres, Server, run_cli, start_collector
+
+_databases = itertools.count()
+
+
+@dataclass
+class Running:
+    server: Server
+    db_args: tuple  # the storage flags for `python -m collector apps ...`
+    database: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def app(self, *origins: str) -> dict:
+        return run_cli("apps", "create", "--name", "test", *[a for o in origins for a in ("--origin", o)],
+                       *self.db_args)
+
+    def cli(self, *args: str) -> dict:
+        return run_cli(*args, *self.db_args)
+
+    def client(self, **kwargs) -> httpx.Client:
+        trust = ssl.create_default_context(cafile=str(self.server.data_dir / "collector-cert.pem"))
+        return httpx.Client(http2=True, verify=trust,
+                            base_url=self.url, timeout=20, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    cluster = Postgres()
+    yield cluster
+    cluster.stop()
+
+
+def start(kind: str, tmp: Path, postgres_cluster, extra=()) -> Running:
+    if kind == "sqlite":
+        db_args = ("--data-dir", str(tmp / "data"))
+    else:
+        db_args = ("--data-dir", str(tmp / "data"),
+                   "--database-url", postgres_cluster.create_database(f"collector{next(_databases)}"))
+    server = start_collector(tmp / "data", extra=(*db_args[2:], *extra))
+    return Running(server, db_args, kind)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def collector(request, tmp_path_factory):
+    cluster = request.getfixturevalue("postgres") if request.param == "postgresql" else None
+    running = start(request.param, tmp_path_factory.mktemp(request.param), cluster)
+    yield running
+    running.server.stop()

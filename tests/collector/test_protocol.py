@@ -1,0 +1,191 @@
+"""Every endpoint of SPEC part 2 against the running collector, over TLS with an HTTP/2 client."""
+
+import pytest
+
+from pyclient import wire as models
+
+from .wire import bearer, body, fabric, join, reader
+
+SPECIFIC = {
+    "events/fabric/setup": {"delay": 420.5, "iceGatheringDelay": 20, "iceConnectivityDelay": 300,
+                            "localIceCandidates": [{"id": "l1", "type": "host"}], "selectedCandidatePairID": "p1"},
+    "events/fabric/statechange": {"changedState": "iceConnectionState", "prevState": "new", "newState": "checking"},
+    "events/ssrcmap": {"ssrcData": [{"ssrc": "1234", "streamType": "outbound", "mediaType": "audio"}]},
+    "events/feedback": {"feedback": {"overallRating": 4, "comments": "fine"}},
+    "events/devices/list": {"mediaDeviceList": [{"mediaDeviceID": "d", "kind": "audioinput", "label": "Mic"}]},
+    "stats": {"stats": [{"id": "o1", "type": "outbound-rtp", "ssrc": 1234, "bytesSent": 1000, "timestamp": 1}]},
+    "customstats": {"stats": {"cpu": 0.5}},
+}
+
+
+def valid_body(path: str) -> dict:
+    model = {**models.EVENT_KINDS, **models.STATS_KINDS}[path]
+    make = fabric if issubclass(model, models.FabricBody) else body
+    return make(eventType=path.rsplit("/", 1)[-1], **SPECIFIC.get(path, {}))
+
+
+def test_clock_sync_and_generics(collector):
+    with collector.client() as client:
+        clock = client.get("/clockSync")
+        assert clock.http_version == "HTTP/2" and clock.status_code == 200
+        assert clock.json()["now"] > 1.7e12
+        log = client.post("/generics", json={"appID": 1, "userID": "u", "version": "3", "eventType": "log",
+                                             "data": {"msg": "hello"}})
+        assert log.http_version == "HTTP/2" and log.json() == {"status": "success"}
+        assert client.post("/generics", content=b"{not json").status_code == 400
+
+
+def test_authenticate_answers_the_deployed_shape(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        answer = client.post("/authenticate", data={"grant_type": "authorization_code",
+                                                     "client_id": f"alice@{app['appID']}", "code": "x.y.z"})
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_grant"
+        config = client.post(f"/{app['appID']}/configurations", headers=headers, json={"rtp": {}})
+        assert config.http_version == "HTTP/2" and config.json() == {"status": "success"}
+
+
+@pytest.mark.parametrize("path", sorted({**models.EVENT_KINDS, **models.STATS_KINDS}))
+def test_every_kind_is_stored_and_read_back(collector, path):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        sent = valid_body(path)
+        answer = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/{path}",
+                             headers=headers, json=sent)
+        assert answer.http_version == "HTTP/2"
+        assert answer.status_code == 200 and answer.json() == {"status": "success"}, answer.text
+        if path in models.STATS_KINDS:
+            stored = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/stats", headers=reader(app)).json()
+            assert [s["path"] for s in stored] == [path]
+        else:
+            stored = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app)).json()
+            mine = [e for e in stored if e["path"] == path]
+            assert len(mine) == 1 and mine[0]["body"]["timestamp"] == sent["timestamp"]
+            assert mine[0]["ucID"] == uc_id
+
+
+def test_a_bad_body_is_refused_naming_the_field(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        base = f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}"
+        bad = client.post(f"{base}/events/fabric/statechange", headers=headers,
+                          json=fabric(changedState="nonsense", newState="x"))
+        assert bad.status_code == 400 and bad.json()["msg"].startswith("changedState:")
+        missing = client.post(f"{base}/events/user/alive", headers=headers, json={"deviceID": "d", "timestamp": 1})
+        assert missing.status_code == 400 and "localID" in missing.json()["msg"]
+        rating = client.post(f"{base}/events/feedback", headers=headers, json=body(feedback={"overallRating": 9}))
+        assert rating.status_code == 400 and "feedback.overallRating" in rating.json()["msg"]
+        unknown = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/nope/events/user/alive",
+                              headers=headers, json=body())
+        assert unknown.status_code == 404
+
+
+def test_batch_and_deltas_rebuild_full_values(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        first = [{"id": "o1", "type": "outbound-rtp", "ssrc": 7, "bytesSent": 100, "packetsSent": 1},
+                 {"id": "c1", "type": "candidate-pair", "currentRoundTripTime": 0.01}]
+        items = [{"kind": "events/fabric/setup", "body": fabric(delay=300)},
+                 {"kind": "stats", "body": fabric(stats=first, seq=0)},
+                 {"kind": "stats", "body": fabric(stats=[{"id": "o1", "bytesSent": 900}], delta=True, seq=1)},
+                 {"kind": "stats", "body": fabric(stats=[{"id": "c1", "removed": True}], delta=True, seq=2)}]
+        answer = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/batch",
+                             headers=headers, json={"items": items})
+        assert answer.status_code == 200, answer.text
+        samples = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/stats", headers=reader(app)).json()
+        assert [sorted(e["id"] for e in s["stats"]) for s in samples] == [["c1", "o1"], ["c1", "o1"], ["o1"]]
+        assert samples[1]["stats"][0] == {"id": "o1", "type": "outbound-rtp", "ssrc": 7, "bytesSent": 900,
+                                          "packetsSent": 1}
+        series = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/stats?series=bytesSent",
+                            headers=reader(app)).json()
+        assert [s["values"] for s in series] == [[100, 900, 900]]
+        bad = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/batch", headers=headers,
+                          json={"items": [{"kind": "events/nope", "body": body()}]})
+        assert bad.status_code == 400 and "items.0.kind" in bad.json()["msg"]
+
+
+def test_the_read_api(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers, conference="tenant/room 1")
+        encoded = "tenant%2Froom%201"
+        base = f"/v1/apps/{app['appID']}/conferences/{encoded}/{uc_id}"
+        client.post(f"{base}/events/fabric/setup", headers=headers, json=fabric(delay=250))
+        client.post(f"{base}/events/fabric/setupfailed", headers=headers,
+                    json=fabric(connectionID="conn-2", reason="IceConnectionFailure"))
+        client.post(f"{base}/events/user/left", headers=headers, json=body())
+        listing = client.get(f"/v1/apps/{app['appID']}/conferences", headers=reader(app))
+        assert listing.http_version == "HTTP/2"
+        (item,) = [c for c in listing.json() if c["conferenceID"] == conference]
+        assert item["participants"] == 1 and item["fabrics"] == 1 and item["failures"] == 1
+        detail = client.get(f"/v1/apps/{app['appID']}/conferences/{encoded}", headers=reader(app)).json()
+        (person,) = detail["participants"]
+        assert person["ucID"] == uc_id and person["left"] is not None
+        assert {f["connectionID"]: f["state"] for f in person["fabrics"]} == {"conn-1": "established",
+                                                                            "conn-2": "failed"}
+        assert [f["setupDelay"] for f in person["fabrics"] if f["connectionID"] == "conn-1"] == [250]
+        events = client.get(f"/v1/apps/{app['appID']}/conferences/{encoded}/events", headers=reader(app)).json()
+        assert [e["path"] for e in events] == ["join", "events/fabric/setup", "events/fabric/setupfailed",
+                                               "events/user/left"]
+
+
+def test_pagination_and_time_filters(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        for i in range(5):
+            client.post(f"/v1/apps/{app['appID']}/conferences/page-{i}", headers=headers,
+                        json=body(timestamp=1_000_000 + i * 1000))
+        seen, cursor = [], None
+        while True:
+            answer = client.get(f"/v1/apps/{app['appID']}/conferences", headers=reader(app),
+                                params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            seen += [c["conferenceID"] for c in answer.json()]
+            cursor = answer.headers.get("x-next-cursor")
+            if not cursor:
+                break
+        assert seen == [f"page-{i}" for i in (4, 3, 2, 1, 0)]
+        window = client.get(f"/v1/apps/{app['appID']}/conferences", headers=reader(app),
+                            params={"since": 1_001_000, "until": 1_003_000}).json()
+        assert [c["conferenceID"] for c in window] == ["page-3", "page-2", "page-1"]
+
+
+def test_cors_answers_only_allowed_origins(collector):
+    app = collector.app("https://good.example")
+    open_app = collector.app()
+    with collector.client() as client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+        good = client.options(f"/v1/apps/{app['appID']}/conferences/x",
+                              headers={"Origin": "https://good.example", **preflight})
+        assert good.status_code == 204
+        assert good.headers["access-control-allow-origin"] == "https://good.example"
+        bad = client.options(f"/v1/apps/{app['appID']}/conferences/x", headers={"Origin": "https://evil.example",
+                                                                                  **preflight})
+        assert bad.status_code == 403 and "access-control-allow-origin" not in bad.headers
+        anyone = client.options(f"/v1/apps/{open_app['appID']}/conferences/x",
+                                headers={"Origin": "https://anyone.example", **preflight})
+        assert anyone.headers["access-control-allow-origin"] == "https://anyone.example"
+        static = client.get("/callstats.js", headers={"Origin": "https://anyone.example"})
+        assert static.status_code == 200 and static.headers["access-control-allow-origin"] == "*"
+
+
+def test_limits(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        huge = fabric(stats=[{"id": f"x{i}", "type": "codec", "pad": "y" * 1000} for i in range(1500)])
+        too_big = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/stats",
+                              headers=headers, json=huge)
+        assert too_big.status_code == 413
+        long_id = client.post(f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/events/user/alive",
+                              headers=headers, json=body(localID="x" * 600))
+        assert long_id.status_code == 400 and long_id.json()["msg"].startswith("localID")
