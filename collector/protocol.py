@@ -127,8 +127,7 @@ async def configurations(request: Request, appID: int):
 async def join(request: Request, appID: int, confID: str, body: wire.JoinBody,
                authorization: Annotated[Optional[str], Header()] = None):
     app = await authorized_app(request, appID)
-    data = body.model_dump(mode="json", exclude_none=True)
-    uc_id = await request.app.state.store.join(app["app_id"], unquote(confID), data)
+    uc_id = await request.app.state.store.join(app["app_id"], unquote(confID), await request.json())
     return {"status": "success", "ucID": uc_id}
 
 
@@ -154,7 +153,7 @@ def add_kind_route(path: str, model: type) -> None:
 
     async def handler(request: Request, appID: int, confID: str, ucID: str, body: model,  # type: ignore
                       authorization: Annotated[Optional[str], Header()] = None):
-        return await ingest(request, appID, confID, ucID, [(path, body.model_dump(mode="json", exclude_none=True))])
+        return await ingest(request, appID, confID, ucID, [(path, await request.json())])  # stored as received
 
     handler.__name__ = "post_" + path.replace("/", "_")
     router.add_api_route(f"/v1/apps/{{appID}}/conferences/{{confID}}/{{ucID}}/{path}", handler, methods=["POST"])
@@ -174,8 +173,8 @@ async def batch(request: Request, appID: int, confID: str, ucID: str, body: wire
         if model is None:
             raise ProtocolError(400, f"items.{index}.kind: unknown kind {item.kind}")
         try:
-            parsed = model.model_validate(item.body)
+            model.model_validate(item.body)
         except ValidationError as exc:
             raise ProtocolError(400, f"items.{index}.body.{describe_validation(exc)}")
-        items.append((item.kind, parsed.model_dump(mode="json", exclude_none=True)))
+        items.append((item.kind, item.body))
     return await ingest(request, appID, confID, ucID, items)

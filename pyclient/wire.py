@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 Text = Annotated[str, StringConstraints(max_length=100_000)]
-Millis = Annotated[float, Field(ge=0, le=1e14)]  # ms since the epoch (may be fractional)
+Millis = Annotated[Union[int, float], Field(ge=0, le=1e14)]  # ms since the epoch (may be fractional)
 
 
 class Body(BaseModel):
     """What every event body carries."""
 
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    # strict: a field we check is stored exactly as sent ("5" is not a timestamp)
+    model_config = ConfigDict(extra="allow", defer_build=True, strict=True)
     localID: Id
     deviceID: Id
     timestamp: Millis

@@ -1,13 +1,17 @@
 """The collector, running for real (TLS + HTTP/2) on SQLite and on PostgreSQL: every test that
 takes `collector` runs once on each."""
 
+import asyncio
 import itertools
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import httpx
 import pytest
+
+from collector.store import Store, database_url, make_engine
 
 from ..servers import Postgres, Server, run_cli, start_collector
 
@@ -18,15 +22,16 @@ _databases = itertools.count()
 class Running:
     server: Server
     db_args: tuple  # the storage flags for `python -m collector apps ...`
-    database: str
+    database: str  # "sqlite" | "postgresql"
+    cluster: Optional[Postgres]  # the PostgreSQL cluster, for a test that starts a server of its own
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def app(self, *origins: str) -> dict:
-        return run_cli("apps", "create", "--name", "test", *[a for o in origins for a in ("--origin", o)],
-                       *self.db_args)
+        """A new app, made in-process (the CLI itself is tested in test_cli.py; this is faster)."""
+        return asyncio.run(_create_app(self.db_args, list(origins)))
 
     def cli(self, *args: str) -> dict:
         return run_cli(*args, *self.db_args)
@@ -35,6 +40,16 @@ class Running:
         trust = ssl.create_default_context(cafile=str(self.server.data_dir / "collector-cert.pem"))
         return httpx.Client(http2=True, verify=trust,
                             base_url=self.url, timeout=20, **kwargs)
+
+
+async def _create_app(db_args: tuple, origins: list) -> dict:
+    args = dict(zip(db_args[::2], db_args[1::2]))
+    engine = make_engine(database_url(Path(args["--data-dir"]), args.get("--database-url")))
+    try:
+        app = await Store(engine).create_app("test", origins)
+    finally:
+        await engine.dispose()
+    return {"appID": str(app["app_id"]), "appSecret": app["secret"], "readKey": app["read_key"]}
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +66,7 @@ def start(kind: str, tmp: Path, postgres_cluster, extra=()) -> Running:
         db_args = ("--data-dir", str(tmp / "data"),
                    "--database-url", postgres_cluster.create_database(f"collector{next(_databases)}"))
     server = start_collector(tmp / "data", extra=(*db_args[2:], *extra))
-    return Running(server, db_args, kind)
+    return Running(server, db_args, kind, postgres_cluster)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
