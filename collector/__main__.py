@@ -6,6 +6,7 @@ Exit codes: 0 on success, 2 on bad arguments, with a one-line error on stderr.
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -83,12 +84,33 @@ def serve(args, parser) -> int:
     config.certfile, config.keyfile = str(certfile), str(keyfile)
     config.alpn_protocols = ["h2", "http/1.1"]
     config.accesslog = None
-    config.workers = args.workers
-    app = create_app(database_url(args.data_dir, args.database_url), dist=args.dist, rate=args.rate, burst=args.burst)
+    url = database_url(args.data_dir, args.database_url)
     print(f"collector: https://{args.host}:{args.port}/  (HTTP/2, TLS)", flush=True)
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
-    asyncio.run(hypercorn_serve(app, config))
-    return 0
+    if args.workers <= 1:
+        app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst)
+        asyncio.run(hypercorn_serve(app, config))
+        return 0
+    return _serve_workers(config, args, url)
+
+
+def _serve_workers(config, args, url: str) -> int:
+    """Several processes on one socket: migrate once here, then each worker builds its app."""
+    from hypercorn.run import run
+
+    from .store import make_engine, migrate
+
+    async def migrate_once():
+        engine = make_engine(url)
+        await migrate(engine)
+        await engine.dispose()
+
+    asyncio.run(migrate_once())
+    os.environ.update(COLLECTOR_DATABASE_URL=url, COLLECTOR_DIST=str(args.dist) if args.dist.is_dir() else "",
+                      COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst))
+    config.application_path = "collector.app:from_environment()"
+    config.workers = args.workers
+    return run(config)
 
 
 async def apps_command(args, parser) -> int:

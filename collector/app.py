@@ -1,5 +1,6 @@
 """The collector's ASGI app: the REST v1 protocol, the read API, and dist/ at /."""
 
+import os
 import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,11 +20,12 @@ BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 
 
 def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
-               body_limit: int = BODY_LIMIT) -> FastAPI:
+               body_limit: int = BODY_LIMIT, run_migrations: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
-        await migrate(engine)
+        if run_migrations:
+            await migrate(engine)
         app.state.store = Store(engine)
         app.state.signing_key = await app.state.store.setting("token-signing-key", lambda: secrets.token_urlsafe(48))
         yield
@@ -46,6 +48,15 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     if dist is not None and dist.is_dir():
         app.mount("/", PrecompressedFiles(dist), name="dist")
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app of one worker among several (`serve --workers N`): the parent process migrated the
+    schema and passes its settings in the environment."""
+    env = os.environ
+    dist = Path(env["COLLECTOR_DIST"]) if env.get("COLLECTOR_DIST") else None
+    return create_app(env["COLLECTOR_DATABASE_URL"], dist=dist, rate=float(env["COLLECTOR_RATE"]),
+                      burst=float(env["COLLECTOR_BURST"]), run_migrations=False)
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

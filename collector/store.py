@@ -6,6 +6,7 @@ ever see full samples; each RTP stream's numbers also go to `stream_points`, one
 so a chart's time series is one indexed range read.
 """
 
+import asyncio
 import secrets
 import time
 from pathlib import Path
@@ -160,9 +161,19 @@ def _insert_once(engine: AsyncEngine, table: sa.Table):
     return dialect.insert(table).on_conflict_do_nothing()
 
 
+GROUP_COMMIT_MAX = 256  # requests in one transaction at most
+TOUCH_EVERY_MS = 5000
+CACHE_S = 5.0  # how long an app row is reused before it is read again
+
+
 class Store:
     def __init__(self, engine: AsyncEngine):
         self.engine = engine
+        self._pending: asyncio.Queue = asyncio.Queue()
+        self._writer: Optional[asyncio.Task] = None
+        self._last_touch: dict[str, float] = {}
+        self._apps: dict[int, tuple[float, Optional[dict]]] = {}
+        self._members: dict[str, dict] = {}  # ucID -> its member row (what we check never changes)
 
     async def setting(self, name: str, make) -> str:
         """A stored value, made once (by the first worker to ask) and the same for all."""
@@ -181,10 +192,15 @@ class Store:
             await conn.execute(apps.insert().values(**app))
         return app
 
-    async def app(self, app_id: int) -> Optional[dict]:
+    async def app(self, app_id: int, fresh: bool = False) -> Optional[dict]:
+        cached = self._apps.get(app_id)
+        if cached and not fresh and time.monotonic() - cached[0] < CACHE_S:
+            return cached[1]
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(apps).where(apps.c.app_id == app_id))).mappings().first()
-        return dict(row) if row else None
+        found = dict(row) if row else None
+        self._apps[app_id] = (time.monotonic(), found)
+        return found
 
     async def app_by_read_key(self, read_key: str) -> Optional[dict]:
         async with self.engine.connect() as conn:
@@ -235,73 +251,141 @@ class Store:
         return uc_id
 
     async def member(self, uc_id: str) -> Optional[dict]:
+        """Who a ucID is (app, conference, user): fixed at join, so it is remembered."""
+        if uc_id in self._members:
+            return self._members[uc_id]
         async with self.engine.connect() as conn:
             row = (await conn.execute(sa.select(members).where(members.c.uc_id == uc_id))).mappings().first()
-        return dict(row) if row else None
+        if row is None:
+            return None
+        if len(self._members) > 100_000:
+            self._members.clear()
+        self._members[uc_id] = dict(row)
+        return self._members[uc_id]
 
     async def add_items(self, app_id: int, conference_id: str, uc_id: str, items: list[tuple[str, dict]]) -> None:
-        """Store a request's items (events and stats) in one transaction."""
+        """Store a request's items; returns once they are committed.
+
+        Requests that arrive together share one transaction (group commit): a single writer takes
+        whatever is waiting, so a database that commits one transaction at a time still keeps up
+        with many clients. A batch that fails is retried one request at a time, so one bad request
+        never costs the others."""
+        done = asyncio.get_running_loop().create_future()
+        await self._pending.put(((app_id, conference_id, uc_id, items), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever())
+        await done
+
+    async def _write_forever(self) -> None:
+        while True:
+            batch = [await self._pending.get()]
+            while not self._pending.empty() and len(batch) < GROUP_COMMIT_MAX:
+                batch.append(self._pending.get_nowait())
+            try:
+                await self._write([request for request, _ in batch])
+                results = [None] * len(batch)
+            except Exception:  # find the request that failed; store the rest
+                results = []
+                for request, _ in batch:
+                    try:
+                        await self._write([request])
+                        results.append(None)
+                    except Exception as exc:
+                        results.append(exc)
+            for (_, future), error in zip(batch, results):
+                if not future.done():
+                    future.set_exception(error) if error else future.set_result(None)
+
+    async def _write(self, requests: list) -> None:
+        """One transaction, a handful of statements whatever the number of requests: round trips
+        to the database, not its work, are what limits a busy collector."""
+        events_rows, stats_items, left = [], [], []
         async with self.engine.begin() as conn:
-            latest = 0.0
-            for path, body in items:
-                latest = max(latest, body["timestamp"])
-                if path in ("stats", "customstats"):
-                    await self._add_stats(conn, app_id, conference_id, uc_id, path, body)
-                else:
-                    await self._add_event(conn, app_id, conference_id, uc_id, path, body)
-            await conn.execute(members.update().where(members.c.uc_id == uc_id).values(
-                last_seen=sa.func.max(members.c.last_seen, latest) if self.engine.dialect.name == "sqlite"
-                else sa.func.greatest(members.c.last_seen, latest)))
-            await self._touch_conference(conn, app_id, conference_id, latest)
+            for app_id, conference_id, uc_id, items in requests:
+                for path, body in items:
+                    where = dict(app_id=app_id, conference_id=conference_id, uc_id=uc_id,
+                                 connection_id=body.get("connectionID"), path=path, timestamp=body["timestamp"],
+                                 item_id=body.get("itemID"))
+                    if path in ("stats", "customstats"):
+                        stats_items.append((where, body))
+                    else:
+                        events_rows.append({**where, "event_type": body.get("eventType"), "body": body})
+                        if path == "events/user/left":
+                            left.append((uc_id, body["timestamp"]))
+            if events_rows:
+                await conn.execute(_insert_once(self.engine, events), events_rows)
+            for uc_id, at in left:
+                await conn.execute(members.update().where(members.c.uc_id == uc_id).values(left=at))
+            if stats_items:
+                await self._add_stats(conn, stats_items)
+            for app_id, conference_id, uc_id, items in requests:
+                await self._seen(conn, app_id, conference_id, uc_id, max(b["timestamp"] for _, b in items))
 
-    async def _add_event(self, conn, app_id, conference_id, uc_id, path, body) -> None:
-        row = dict(app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=body.get("connectionID"),
-                   path=path, event_type=body.get("eventType"), timestamp=body["timestamp"],
-                   item_id=body.get("itemID"), body=body)
-        done = await conn.execute(_insert_once(self.engine, events).values(**row))
-        if done.rowcount == 1 and path == "events/user/left":
-            await conn.execute(members.update().where(members.c.uc_id == uc_id).values(left=body["timestamp"]))
+    async def _seen(self, conn, app_id, conference_id, uc_id, at) -> None:
+        """Move the member's last_seen and the conference's end, at most every few seconds of
+        their time (each is a row every request would otherwise rewrite)."""
+        if at - self._last_touch.get(uc_id, 0.0) < TOUCH_EVERY_MS:
+            return
+        self._last_touch[uc_id] = at
+        newest = sa.func.max if self.engine.dialect.name == "sqlite" else sa.func.greatest
+        await conn.execute(members.update().where(members.c.uc_id == uc_id).values(
+            last_seen=newest(members.c.last_seen, at)))
+        await self._touch_conference(conn, app_id, conference_id, at)
 
-    async def _add_stats(self, conn, app_id, conference_id, uc_id, path, body) -> None:
-        if body.get("itemID") and (await conn.execute(sa.select(stats.c.id).where(
-                (stats.c.app_id == app_id) & (stats.c.item_id == body["itemID"])))).first():
-            return  # a retry of a sample already stored (and already applied to the delta state)
-        entries = body["stats"] if isinstance(body["stats"], list) else [body["stats"]]
-        connection_id = body.get("connectionID")
-        if path == "stats":
-            entries = await self._rebuild(conn, uc_id, connection_id, entries, bool(body.get("delta")))
-        await conn.execute(stats.insert().values(
-            app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=connection_id, path=path,
-            timestamp=body["timestamp"], item_id=body.get("itemID"), stats=entries))
-        points = [
-            dict(app_id=app_id, conference_id=conference_id, uc_id=uc_id, connection_id=connection_id,
-                 ssrc=str(e.get("ssrc")), kind=e["type"], timestamp=body["timestamp"],
-                 values={k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-            for e in entries if e.get("type") in RTP_KINDS and e.get("ssrc") is not None
-        ]
+    async def _add_stats(self, conn, items: list[tuple[dict, dict]]) -> None:
+        items = await self._not_stored_yet(conn, items)
+        states = await self._states(conn, {(w["uc_id"], w["connection_id"] or "") for w, b in items
+                                           if w["path"] == "stats"})
+        rows, points, touched = [], [], set()
+        for where, body in items:
+            entries = body["stats"] if isinstance(body["stats"], list) else [body["stats"]]
+            if where["path"] == "stats":
+                key = (where["uc_id"], where["connection_id"] or "")
+                entries = rebuild(states.get(key) if body.get("delta") else None, entries)
+                states[key] = entries
+                touched.add(key)
+            rows.append({**where, "stats": entries})
+            points += [
+                dict(app_id=where["app_id"], conference_id=where["conference_id"], uc_id=where["uc_id"],
+                     connection_id=where["connection_id"], ssrc=str(e.get("ssrc")), kind=e["type"],
+                     timestamp=where["timestamp"],
+                     values={k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+                for e in entries if e.get("type") in RTP_KINDS and e.get("ssrc") is not None
+            ]
+        if rows:
+            await conn.execute(stats.insert(), rows)
         if points:
             await conn.execute(stream_points.insert(), points)
+        if touched:
+            dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+            upsert = dialect.insert(stats_state)
+            await conn.execute(upsert.on_conflict_do_update(index_elements=["uc_id", "connection_id"],
+                                                            set_={"state": upsert.excluded.state}),
+                               [{"uc_id": u, "connection_id": c, "state": states[(u, c)]} for u, c in touched])
 
-    async def _rebuild(self, conn, uc_id, connection_id, entries, delta) -> list[dict]:
-        """Full values for this sample: a delta entry updates the previous entry with the same id;
-        an entry {"id", "removed": true} drops it; entries not mentioned are unchanged."""
-        key = (stats_state.c.uc_id == uc_id) & (stats_state.c.connection_id == (connection_id or ""))
-        previous = (await conn.execute(sa.select(stats_state.c.state).where(key))).scalar() if delta else None
-        full = {e["id"]: e for e in (previous or [])}
-        if not delta:
-            full = {}
-        for entry in entries:
-            entry_id = entry.get("id")
-            if entry_id is None:
+    async def _not_stored_yet(self, conn, items: list) -> list:
+        """Drop retries of samples already stored (same itemID), and repeats within the batch."""
+        ids = {w["item_id"] for w, _ in items if w["item_id"]}
+        stored = set()
+        if ids:
+            found = await conn.execute(sa.select(stats.c.app_id, stats.c.item_id).where(stats.c.item_id.in_(ids)))
+            stored = {(r.app_id, r.item_id) for r in found}
+        kept = []
+        for where, body in items:
+            key = (where["app_id"], where["item_id"])
+            if key in stored:
                 continue
-            if entry.get("removed") is True:
-                full.pop(entry_id, None)
-            else:
-                full[entry_id] = {**full.get(entry_id, {}), **entry}
-        rebuilt = list(full.values())
-        await conn.execute(stats_state.delete().where(key))
-        await conn.execute(stats_state.insert().values(uc_id=uc_id, connection_id=connection_id or "", state=rebuilt))
-        return rebuilt
+            if where["item_id"]:
+                stored.add(key)
+            kept.append((where, body))
+        return kept
+
+    async def _states(self, conn, keys: set) -> dict:
+        if not keys:
+            return {}
+        uc_ids = {u for u, _ in keys}
+        rows = await conn.execute(sa.select(stats_state).where(stats_state.c.uc_id.in_(uc_ids)))
+        return {(r.uc_id, r.connection_id): r.state for r in rows if (r.uc_id, r.connection_id) in keys}
 
     async def _touch_conference(self, conn, app_id, conference_id, at) -> None:
         updated = await conn.execute(conferences.update().where(
@@ -388,6 +472,21 @@ class Store:
                 stream["timestamps"].append(r["timestamp"])
                 stream["values"].append(r["values"][field])
         return [s for s in streams.values() if s["values"]]
+
+
+def rebuild(previous: Optional[list], entries: list[dict]) -> list[dict]:
+    """Full values of a sample: a delta entry updates the previous entry with the same id, an entry
+    {"id", "removed": true} drops it, entries not mentioned are unchanged. No previous: all new."""
+    full = {e["id"]: e for e in (previous or [])}
+    for entry in entries:
+        entry_id = entry.get("id")
+        if entry_id is None:
+            continue
+        if entry.get("removed") is True:
+            full.pop(entry_id, None)
+        else:
+            full[entry_id] = {**full.get(entry_id, {}), **entry}
+    return list(full.values())
 
 
 def _participant(member, fabric_events) -> dict:
