@@ -39,6 +39,8 @@ def build_parser() -> Parser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--rate", type=float, default=50.0, help="requests a second per access token (429 above)")
     serve.add_argument("--burst", type=float, default=200.0, help="requests allowed at once per access token")
+    serve.add_argument("--submission-interval", type=int, default=15000,
+                       help="ms between a client's stats uploads (told in its access token)")
 
     apps = commands.add_parser("apps", help="create and manage apps").add_subparsers(
         dest="apps_command", required=True, parser_class=Parser)
@@ -88,7 +90,8 @@ def serve(args, parser) -> int:
     print(f"collector: https://{args.host}:{args.port}/  (HTTP/2, TLS)", flush=True)
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
     if args.workers <= 1:
-        app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst)
+        app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst,
+                         submission_interval=args.submission_interval)
         asyncio.run(hypercorn_serve(app, config))
         return 0
     return _serve_workers(config, args, url)
@@ -107,7 +110,8 @@ def _serve_workers(config, args, url: str) -> int:
 
     asyncio.run(migrate_once())
     os.environ.update(COLLECTOR_DATABASE_URL=url, COLLECTOR_DIST=str(args.dist) if args.dist.is_dir() else "",
-                      COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst))
+                      COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst),
+                      COLLECTOR_SUBMISSION_INTERVAL=str(args.submission_interval))
     config.application_path = "collector.app:from_environment()"
     config.workers = args.workers
     return run(config)

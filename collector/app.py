@@ -20,7 +20,8 @@ BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 
 
 def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
-               body_limit: int = BODY_LIMIT, run_migrations: bool = True) -> FastAPI:
+               body_limit: int = BODY_LIMIT, run_migrations: bool = True,
+               submission_interval: int = 15000) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
@@ -33,6 +34,7 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
 
     app = FastAPI(title="callstats collector", version="0.1.0", lifespan=lifespan)
     app.state.body_limit = body_limit
+    app.state.submission_interval = submission_interval
     app.state.limiter = RateLimiter(rate, burst)
     app.include_router(protocol.router)
     app.include_router(reading.router)
@@ -56,7 +58,8 @@ def from_environment() -> FastAPI:
     env = os.environ
     dist = Path(env["COLLECTOR_DIST"]) if env.get("COLLECTOR_DIST") else None
     return create_app(env["COLLECTOR_DATABASE_URL"], dist=dist, rate=float(env["COLLECTOR_RATE"]),
-                      burst=float(env["COLLECTOR_BURST"]), run_migrations=False)
+                      burst=float(env["COLLECTOR_BURST"]), run_migrations=False,
+                      submission_interval=int(env["COLLECTOR_SUBMISSION_INTERVAL"]))
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

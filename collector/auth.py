@@ -87,7 +87,8 @@ def _decode(code: str, key: str, algorithms: list[str], required: list[str]) -> 
         raise AuthError(401, "invalid_grant", f"invalid code: {exc}")
 
 
-def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = None) -> dict:
+def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = None,
+          submission_interval_ms: int = SUBMISSION_INTERVAL_MS) -> dict:
     """The /authenticate answer. Claims are what deployed clients read: appID as a number (the
     AppID is all digits), userID URL-encoded, expiry as an ISO date-time, submissionInterval."""
     now = time.time() if now is None else now
@@ -96,7 +97,7 @@ def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = No
         "appID": app_id,
         "userID": quote(user_id, safe=""),
         "expiry": datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
-        "submissionInterval": SUBMISSION_INTERVAL_MS,
+        "submissionInterval": submission_interval_ms,
         "collectSDP": True,
         "iat": int(now),
         "exp": expires,

@@ -12,20 +12,7 @@ from pydantic import ValidationError
 from . import __version__, answers, models
 from .fabric import Fabric
 from .port import Port
-
-
-class Session:
-    """What a successful initialize established."""
-
-    def __init__(self, args: models.Initialize, handles: dict):
-        self.app_id = str(args.AppID)
-        self.app_secret = args.AppSecret if isinstance(args.AppSecret, str) else None
-        self.token_generator = handles.get("AppSecret") if self.app_secret is None else None
-        self.local_user_id = args.localUserID
-        self.config = args.configParams or models.ConfigParams()
-        self.on_init = handles.get("csInitCallback")
-        self.on_stats = handles.get("csStatsCallback")
-        self.identifiers: dict = {}
+from .session import FAILURE_REASONS, Session
 
 
 class Callstats:
@@ -86,7 +73,10 @@ class Callstats:
     # ---- methods (arguments already valid and in order) ----
 
     def _initialize(self, args: models.Initialize, handles: dict, at: float) -> dict:
-        self.session = Session(args, handles)
+        if self.session is not None:
+            return answers.success("initialize: already initialized")
+        self.session = Session(self.port, args, handles, self.proxy)
+        self.session.listeners = self.listeners
         return answers.success("initialize: authentication started")
 
     def _addNewFabric(self, args: models.AddNewFabric, handles: dict, at: float) -> dict:
@@ -102,33 +92,77 @@ class Callstats:
             added_at=at,
         )
         self.fabrics[args.pc.id] = fabric
+        self.session.add_fabric(fabric)  # before the replay below, so replayed changes are sent too
         watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
         fabric.start(watched["initial"], watched["backlog"])
         self._answer_later(handles.get("pcCallback"), "success", "addNewFabric: monitoring started")
         return answers.success("addNewFabric: monitoring started")
 
     def _reportError(self, args: models.ReportError, handles: dict, at: float) -> dict:
-        return answers.success("reportError: queued")
+        session = self.session
+        fabric = self.fabrics.get(args.pc.id) if args.pc else None
+        error = args.domError if isinstance(args.domError, models.DomError) else models.DomError(message=args.domError)
+        fields = {k: v for k, v in (("name", error.name), ("stack", error.stack),
+                                    ("constraintName", error.constraintName)) if v is not None}
+        log_only = args.webRTCFunction in ("applicationLog", "applicationError")
+        if log_only or (fabric is not None and fabric.connected_at is not None):
+            level = "info" if args.webRTCFunction == "applicationLog" else "error"
+            body = {**session.body(eventType=args.webRTCFunction, level=level, messageType="domError",
+                                   message=error.message or error.name or ""), **fields, "timestamp": at}
+            if fabric:
+                body.update(remoteID=session.fabric_body(fabric)["remoteID"], connectionID=fabric.connection_id)
+            session.send(args.conferenceID, "events/app/logs", body)
+            return answers.success("reportError: sent as an application log")
+        base = session.fabric_body(fabric) if fabric else session.body()
+        failed = {"eventType": "fabricSetupFailed", "reason": FAILURE_REASONS.get(args.webRTCFunction, "SignalingError"),
+                  "function": args.webRTCFunction, "message": error.message, "localSDP": args.localSDP,
+                  "remoteSDP": args.remoteSDP, **fields, "timestamp": at}
+        session.send(args.conferenceID, "events/fabric/setupfailed",
+                     {**base, **{k: v for k, v in failed.items() if v is not None}})
+        return answers.success("reportError: sent as fabric setup failed")
 
     def _sendFabricEvent(self, args, handles: dict, at: float) -> dict:
-        if args.fabricEvent == "fabricTerminated":
-            self.fabrics[args.pc.id].terminated = True
+        fabric = self.fabrics[args.pc.id]
+        data = args.eventData.model_dump() if hasattr(args.eventData, "model_dump") else args.eventData
+        self.session.fabric_event(fabric, args.fabricEvent, data)
         return answers.success(f"sendFabricEvent: {args.fabricEvent} queued")
 
     def _sendCallDetails(self, args: models.SendCallDetails, handles: dict, at: float) -> dict:
+        fabric = self.fabrics[args.pc.id]
+        self.session.send(args.conferenceID, "events/calldetails", self.session.fabric_body(
+            fabric, eventType="callDetails", **args.callAttributes.model_dump()))
         return answers.success("sendCallDetails: queued")
 
     def _associateMstWithUserID(self, args: models.AssociateMstWithUserID, handles: dict, at: float) -> dict:
+        fabric = self.fabrics[args.pc.id]
+        user = _plain(args.userID)
+        fabric.ssrc_users[str(args.SSRC)] = {"userID": user if isinstance(user, str) else user.get("aliasName"),
+                                             "usageLabel": args.usageLabel}
+        entry = {"ssrc": str(args.SSRC), "userID": fabric.ssrc_users[str(args.SSRC)]["userID"],
+                 "usageLabel": args.usageLabel, "associatedVideoTag": args.associatedVideoTag}
+        self.session.send(args.conferenceID, "events/ssrcmap", self.session.fabric_body(
+            fabric, eventType="ssrcMap", ssrcData=[{k: v for k, v in entry.items() if v is not None}]))
         return answers.success("associateMstWithUserID: queued")
 
     def _sendUserFeedback(self, args: models.SendUserFeedback, handles: dict, at: float) -> dict:
+        ratings = {"overallRating": args.feedback.overall, "audioQualityRating": args.feedback.audio,
+                   "videoQualityRating": args.feedback.video, "comments": args.feedback.comment}
+        self.session.send(args.conferenceID, "events/feedback", self.session.body(
+            eventType="feedback", feedback={k: v for k, v in ratings.items() if v is not None}))
         self._answer_later(handles.get("pcCallback"), "success", "sendUserFeedback: queued")
         return answers.success("sendUserFeedback: queued")
 
     def _sendCustomEvent(self, args: models.SendCustomEvent, handles: dict, at: float) -> dict:
+        fabric = self.fabrics.get(args.pc.id) if args.pc else None
+        base = self.session.fabric_body(fabric) if fabric else self.session.body()
+        self.session.send(args.conferenceID, "events/customevent",
+                          {**base, "eventType": "customEvent", "eventList": [{"timestamp": at, **args.eventData}]})
         return answers.success("sendCustomEvent: queued")
 
     def _sendCustomStats(self, args: models.SendCustomStats, handles: dict, at: float) -> dict:
+        fabric = self.fabrics.get(args.pc.id) if args.pc else None
+        base = self.session.fabric_body(fabric) if fabric else self.session.body()
+        self.session.send(args.conferenceID, "customstats", {**base, "eventType": "customStats", "stats": args.stats})
         return answers.success("sendCustomStats: queued")
 
     def _setIdentifiers(self, args: models.SetIdentifiers, handles: dict, at: float) -> dict:

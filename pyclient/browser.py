@@ -3,6 +3,7 @@
 Values cross as JSON strings (one crossing per call or event) rather than proxies per field.
 """
 
+import asyncio
 import json
 
 from js import Object  # type: ignore[import-not-found]
@@ -35,6 +36,34 @@ class BrowserPort:
 
     def log(self, level: str, text: str) -> None:
         self.bridge.log(level, text)
+
+    def spawn(self, coroutine) -> None:
+        asyncio.ensure_future(coroutine)
+
+    async def sleep(self, ms: float) -> None:
+        await asyncio.sleep(ms / 1000)
+
+    async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
+        answer = await self.bridge.request(method, url, json.dumps(headers), body, keepalive)
+        if answer is None:
+            return None
+        data = json.loads(answer)
+        return data["status"], data["headers"], data["text"]
+
+    async def get_stats(self, pc_id: int):
+        return await self.bridge.stats(pc_id)
+
+    async def token_from(self, generator, force_new: bool) -> str:
+        return str(await self.bridge.token(generator, force_new))
+
+    def device_id(self) -> str:
+        return str(self.bridge.deviceId())
+
+    def endpoint_info(self) -> dict:
+        return json.loads(self.bridge.endpointInfo())
+
+    def collector_url(self) -> str:
+        return str(self.bridge.collector)
 
 
 class Entry:

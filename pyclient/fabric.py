@@ -1,7 +1,8 @@
 """One monitored RTCPeerConnection: what it was added with, and its state timeline."""
 
+import uuid
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 # DOM event name -> the state it changes (the names the wire's statechange events use).
 STATE_OF_EVENT = {
@@ -28,6 +29,14 @@ class Fabric:
     timeline: list = field(default_factory=list)  # [{"t", "changedState", "prevState", "newState"}]
     connected_at: Optional[float] = None
     terminated: bool = False
+    connection_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # the wire's fabric id
+    on_change: Optional[Callable[[dict], None]] = None  # told of every state change, replayed ones too
+    setup_sent: bool = False
+    last_sample: Optional[dict] = None  # the last getStats() sample, by entry id
+    uploaded: Optional[dict] = None  # the last sample sent, which the next upload is a delta against
+    last_upload_at: float = 0.0
+    rtt: Optional[float] = None
+    ssrc_users: dict = field(default_factory=dict)  # ssrc -> {userID, usageLabel} (associateMstWithUserID)
 
     def start(self, initial_states: dict, backlog: list) -> None:
         """Begin from the states the pc had when it was handed over, then replay what it did since."""
@@ -50,6 +59,8 @@ class Fabric:
         self.timeline.append(change)
         if self.connected_at is None and new in CONNECTED.get(name, ()):
             self.connected_at = event["t"]
+        if self.on_change is not None:
+            self.on_change(change)
         return change
 
     @property
@@ -57,6 +68,20 @@ class Fabric:
         if self.connected_at is None:
             return None
         return max(0.0, self.connected_at - self.added_at)
+
+    def _first(self, name: str, states: tuple) -> Optional[float]:
+        return next((c["t"] for c in self.timeline if c["changedState"] == name and c["newState"] in states), None)
+
+    @property
+    def ice_gathering_delay(self) -> Optional[float]:
+        start, done = self._first("iceGatheringState", ("gathering",)), self._first("iceGatheringState", ("complete",))
+        return done - start if start is not None and done is not None else None
+
+    @property
+    def ice_connectivity_delay(self) -> Optional[float]:
+        start = self._first("iceConnectionState", ("checking",))
+        done = self._first("iceConnectionState", ("connected", "completed"))
+        return done - start if start is not None and done is not None else None
 
     def describe(self) -> dict:
         return {
@@ -69,6 +94,8 @@ class Fabric:
             "states": dict(self.states),
             "timeline": list(self.timeline),
             "connectedAt": self.connected_at,
+            "connectionID": self.connection_id,
+            "lastUploaded": list(self.uploaded.values()) if self.uploaded else None,
             "setupDelay": self.setup_delay,
             "terminated": self.terminated,
         }

@@ -29,3 +29,26 @@ class Port(Protocol):
         """
 
     def log(self, level: str, text: str) -> None: ...
+
+    def spawn(self, coroutine) -> None:
+        """Run a coroutine in the background (the page's event loop)."""
+
+    async def sleep(self, ms: float) -> None: ...
+
+    async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
+        """fetch(); (status, headers with lower-case names, text), or None when the network failed."""
+
+    async def get_stats(self, pc_id: int):
+        """The pc's getStats() report as one JSON string: a list of its entries (None if it failed)."""
+
+    async def token_from(self, generator, force_new: bool) -> str:
+        """A third-party code from the page's tokenGenerator(forceNew, callback)."""
+
+    def device_id(self) -> str:
+        """A stable random id for this browser (localStorage)."""
+
+    def endpoint_info(self) -> dict:
+        """{type: "browser", buildName, buildVersion, os, osVersion, userAgent}"""
+
+    def collector_url(self) -> str:
+        """Where the collector is: the script's origin, or its data-collector attribute."""

@@ -266,8 +266,55 @@ import { META, VALIDATE } from "callstats-generated";
       rec.sink = sink;
       return JSON.stringify({ initial: rec.initial, backlog });
     },
-    pc(id) {
-      return recorders.get(id).pc;
+    // One JSON value per poll: the report's entries, stringified here (not field by field in Python).
+    async stats(id) {
+      const rec = recorders.get(id);
+      try {
+        const report = await rec.pc.getStats();
+        return JSON.stringify([...report.values()]);
+      } catch (err) {
+        return null;
+      }
+    },
+    // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
+    async request(method, url, headersJson, body, keepalive) {
+      try {
+        const answer = await fetch(url, { method, headers: JSON.parse(headersJson), body: body || undefined,
+                                          keepalive: !!keepalive, credentials: "omit" });
+        const headers = {};
+        answer.headers.forEach((value, name) => { headers[name] = value; });
+        return JSON.stringify({ status: answer.status, headers, text: await answer.text() });
+      } catch (err) {
+        return null;
+      }
+    },
+    token(generator, forceNew) {
+      return new Promise((resolve, reject) => {
+        try {
+          generator(forceNew, (err, token) => (err ? reject(new Error(String(err))) : resolve(String(token))));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    },
+    deviceId() {
+      const key = "callstats.deviceID";
+      try {
+        const known = localStorage.getItem(key);
+        if (known) return known;
+        const made = crypto.randomUUID();
+        localStorage.setItem(key, made);
+        return made;
+      } catch (err) {
+        return crypto.randomUUID(); // storage blocked: a new id per page
+      }
+    },
+    endpointInfo() {
+      const ua = navigator.userAgent;
+      const build = /(Firefox|Edg|OPR|Chrome|Safari)\/([\d.]+)/.exec(ua) || [null, "unknown", ""];
+      const os = /(Windows NT|Mac OS X|Android|iPhone OS|CrOS|Linux)[ ]?([\d._]*)/.exec(ua) || [null, "unknown", ""];
+      return JSON.stringify({ type: "browser", buildName: build[1], buildVersion: build[2], os: os[1],
+                              osVersion: os[2], userAgent: ua });
     },
   };
 

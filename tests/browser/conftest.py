@@ -22,7 +22,9 @@ def dist() -> Path:
 
 @pytest.fixture(scope="session")
 def collector(dist, tmp_path_factory):
-    server = start_collector(tmp_path_factory.mktemp("collector") / "data", dist=dist)
+    # stats uploads every 2 s rather than 15 s, so a test sees several in seconds
+    server = start_collector(tmp_path_factory.mktemp("collector") / "data", dist=dist,
+                             extra=("--submission-interval", "2000"))
     yield server
     server.stop()
 

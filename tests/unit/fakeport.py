@@ -1,8 +1,19 @@
 """A fake browser port: a manual clock, recorded callbacks, pcs whose events the test drives."""
 
+import asyncio
+
+
 
 class FakePort:
-    def __init__(self, start_ms: float = 1_700_000_000_000.0):
+    """Background work (spawn) is kept until the test drives it with run(); sleep advances the fake
+    clock instead of waiting; requests go to `collector`, a function the test sets."""
+
+    def __init__(self, start_ms: float = 1_700_000_000_000.0, background: bool = False):
+        self.background = background  # False: background work is dropped (tests of the API alone)
+        self.spawned = []
+        self.requests = []  # (method, url, headers, body)
+        self.collector = lambda method, url, headers, body: None  # -> (status, headers, text) | None
+        self.reports = {}  # pc id -> list of JSON reports, one per poll
         self.clock = start_ms
         self.called = []  # (fn, args) given to call_soon, in order
         self.logged = []
@@ -33,7 +44,54 @@ class FakePort:
     def log(self, level, text) -> None:
         self.logged.append((level, text))
 
+    def spawn(self, coroutine) -> None:
+        if not self.background:
+            coroutine.close()
+            return
+        self.spawned.append(coroutine)
+
+    async def sleep(self, ms: float) -> None:
+        self.clock += ms
+        await asyncio.sleep(0)
+
+    async def request(self, method, url, headers, body, keepalive=False):
+        self.requests.append((method, url, headers, body))
+        return self.collector(method, url, headers, body)
+
+    async def get_stats(self, pc_id):
+        reports = self.reports.get(pc_id) or [None]
+        return reports.pop(0) if len(reports) > 1 else reports[0]
+
+    async def token_from(self, generator, force_new):
+        return generator(force_new)
+
+    def device_id(self) -> str:
+        return "device-1"
+
+    def endpoint_info(self) -> dict:
+        return {"type": "browser", "buildName": "Chrome", "buildVersion": "156", "os": "Linux"}
+
+    def collector_url(self) -> str:
+        return "https://collector.test/"
+
     # -- test controls --
+    def run(self, budget: int = 1000) -> None:
+        """Drive what was spawned until it is done or has taken `budget` steps."""
+
+        async def main():
+            tasks = []
+            for _ in range(budget):
+                while self.spawned:
+                    tasks.append(asyncio.ensure_future(self.spawned.pop(0)))
+                tasks = [t for t in tasks if not t.done()]
+                if not tasks:
+                    return
+                await asyncio.sleep(0)
+            for task in tasks:
+                task.cancel()
+
+        asyncio.run(main())
+
     def advance(self, ms: float) -> None:
         self.clock += ms
         for timer in sorted([t for t in self.timers if t[0] <= self.clock], key=lambda t: t[0]):

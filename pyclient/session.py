@@ -1,0 +1,213 @@
+"""What a successful initialize starts: the transport, the conference joins, each fabric's events,
+and the poll loop that turns getStats() into csStatsCallback figures and uploads."""
+
+from typing import Optional
+
+from . import auth, models, stats
+from .fabric import Fabric
+from .transport import Transport, Urls
+
+POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
+VERSION = "pyclient"
+
+# sendFabricEvent value -> the event kind it is sent as (SPEC part 2)
+FABRIC_EVENT_KINDS = {
+    "fabricHold": "events/fabric/actions", "fabricResume": "events/fabric/actions",
+    "callUnAnswered": "events/fabric/actions",
+    "audioMute": "events/media/actions", "audioUnmute": "events/media/actions",
+    "videoPause": "events/media/actions", "videoResume": "events/media/actions",
+    "screenShareStart": "events/media/actions", "screenShareStop": "events/media/actions",
+    "fabricUsageEvent": "events/fabric/usage", "fabricTerminated": "events/fabric/terminated",
+    "dominantSpeaker": "events/dominantspeaker", "activeDeviceList": "events/devices/list",
+    "applicationErrorLog": "events/app/logs", "callDetails": "events/calldetails",
+}
+# reportError's webRTCFunction -> the setup failure reason (the deployed client's names)
+FAILURE_REASONS = {
+    "getUserMedia": "MediaPermissionError", "createOffer": "SDPGenerationError",
+    "createAnswer": "SDPGenerationError", "setLocalDescription": "NegotiationFailure",
+    "setRemoteDescription": "NegotiationFailure", "addIceCandidate": "TransportFailure",
+    "iceConnectionFailure": "IceConnectionFailure", "signalingError": "SignalingError",
+}
+
+
+class Session:
+    def __init__(self, port, args: models.Initialize, handles: dict, proxy: models.ProxyConfig):
+        self.port = port
+        self.app_id = str(args.AppID)
+        self.local_user = args.localUserID
+        self.user_id = auth.user_id_text(args.localUserID)
+        self.config = args.configParams or models.ConfigParams()
+        self.secret = args.AppSecret if isinstance(args.AppSecret, str) else None
+        self.token_generator = handles.get("AppSecret")
+        self.on_init = handles.get("csInitCallback")
+        self.on_stats = handles.get("csStatsCallback")
+        self.identifiers: dict = {}
+        self.listeners: dict = {}
+        self.device_id = port.device_id()
+        self.joined: set[str] = set()
+        self.fabrics: dict[int, Fabric] = {}
+        self.last_auth: Optional[str] = None
+        self.polling = False
+        self.transport = Transport(port, self.app_id, self.user_id, Urls.of(port.collector_url(), proxy),
+                                   self._code, self._auth_outcome)
+        self.transport.start()
+
+    # ---- auth ----
+
+    async def _code(self, force_new: bool) -> str:
+        if self.secret is not None:
+            return auth.basic_code(self.app_id, self.user_id, self.secret)
+        return await self.port.token_from(self.token_generator, force_new)
+
+    def _auth_outcome(self, status: str, message: str) -> None:
+        if status == self.last_auth:
+            return
+        self.last_auth = status
+        if self.on_init is not None:
+            self.port.call_soon(self.on_init, status, message)
+
+    # ---- events ----
+
+    def body(self, **fields) -> dict:
+        return {"localID": self.user_id, "deviceID": self.device_id, "timestamp": self.port.now(),
+                "callstatsVersion": VERSION, **{k: v for k, v in fields.items() if v is not None}}
+
+    def fabric_body(self, fabric: Fabric, **fields) -> dict:
+        return self.body(remoteID=_user_text(fabric.remote_user_id), connectionID=fabric.connection_id, **fields)
+
+    def join(self, conference_id: str, at: Optional[float] = None) -> None:
+        """The conference's join (and user details), stamped when the page first named it."""
+        if conference_id in self.joined:
+            return
+        self.joined.add(conference_id)
+        ids = {**(self.config.additionalIDs.model_dump(exclude_none=True) if self.config.additionalIDs else {}),
+               **self.identifiers}
+        info = {**self.port.endpoint_info(), "appVersion": self.config.applicationVersion}
+        stamp = {"timestamp": self.port.now() if at is None else at}
+        self.transport.send(conference_id, "join", {**self.body(
+            eventType="userJoined", endpointInfo={k: v for k, v in info.items() if v is not None},
+            siteID=self.config.siteID, additionalIDs=ids or None), **stamp})
+        self.transport.send(conference_id, "events/userdetails", {**self.body(
+            eventType="userDetails", userName=getattr(self.local_user, "userName", None),
+            collectIP=self.config.collectIP), **stamp})
+
+    def send(self, conference_id: str, kind: str, body: dict) -> None:
+        self.join(conference_id)
+        self.transport.send(conference_id, kind, body)
+
+    # ---- fabrics ----
+
+    def add_fabric(self, fabric: Fabric) -> None:
+        self.fabrics[fabric.pc_id] = fabric
+        self.join(fabric.conference_id, fabric.added_at)
+        fabric.on_change = lambda change: self._state_changed(fabric, change)
+        if not self.polling:
+            self.polling = True
+            self.port.spawn(self._poll_forever())
+
+    def _state_changed(self, fabric: Fabric, change: dict) -> None:
+        self.send(fabric.conference_id, "events/fabric/statechange", {
+            **self.fabric_body(fabric, eventType="fabricStateChange", changedState=change["changedState"],
+                               prevState=change["prevState"], newState=change["newState"]),
+            "timestamp": change["t"]})
+        if change["newState"] in ("connected", "completed") and not fabric.setup_sent:
+            fabric.setup_sent = True
+            self.send(fabric.conference_id, "events/fabric/setup", {
+                **self.fabric_body(fabric, eventType="fabricSetup", delay=fabric.setup_delay,
+                                   iceGatheringDelay=fabric.ice_gathering_delay,
+                                   iceConnectivityDelay=fabric.ice_connectivity_delay,
+                                   remoteEndpointType=fabric.attributes["remoteEndpointType"],
+                                   fabricTransmissionDirection=fabric.attributes["fabricTransmissionDirection"]),
+                "timestamp": change["t"]})
+        if change["changedState"] == "connectionState" and change["newState"] == "closed":
+            self.terminate(fabric)
+
+    def fabric_event(self, fabric: Fabric, event: str, data: Optional[dict]) -> None:
+        kind = FABRIC_EVENT_KINDS[event]
+        fields = {"eventType": event}
+        if event == "activeDeviceList":
+            fields["mediaDeviceList"] = [{"mediaDeviceID": d["deviceId"], "kind": d["kind"], "label": d.get("label", ""),
+                                          "groupID": d.get("groupId", "")} for d in data["deviceList"]]
+        elif event == "applicationErrorLog":
+            fields.update(level="error", message=data["message"], messageType="text")
+        elif data:
+            fields["eventData"] = data
+        if event == "fabricTerminated":
+            self.terminate(fabric, fields)
+            return
+        self.send(fabric.conference_id, kind, self.fabric_body(fabric, **fields))
+
+    def terminate(self, fabric: Fabric, fields: Optional[dict] = None) -> None:
+        if fabric.terminated:
+            return
+        fabric.terminated = True
+        if fabric.last_sample is not None:
+            self._upload(fabric, fabric.last_sample)  # final stats first
+        self.send(fabric.conference_id, "events/fabric/terminated",
+                  self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})))
+
+    # ---- stats ----
+
+    async def _poll_forever(self) -> None:
+        while any(not f.terminated for f in self.fabrics.values()):
+            await self.port.sleep(min(POLL_MS, self.transport.submission_interval_ms))
+            await self.poll_once()
+        self.polling = False
+
+    async def poll_once(self) -> None:
+        by_conference: dict[str, list] = {}
+        for fabric in [f for f in self.fabrics.values() if not f.terminated]:
+            text = await self.port.get_stats(fabric.pc_id)
+            if text is None:
+                continue
+            sample = stats.parse(text)
+            figures = stats.streams(fabric.last_sample, sample)
+            fabric.last_sample = sample
+            fabric.rtt = stats.pair_rtt_ms(sample)
+            if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
+                self._upload(fabric, sample)
+            by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
+        for conference_id, entries in by_conference.items():
+            self._report(conference_id, entries)
+
+    def _upload(self, fabric: Fabric, sample: dict) -> None:
+        entries = stats.diff(fabric.uploaded, sample)
+        self.send(fabric.conference_id, "stats", self.fabric_body(
+            fabric, eventType="stats", stats=entries, delta=fabric.uploaded is not None))
+        fabric.uploaded = sample
+        fabric.last_upload_at = self.port.now()
+
+    def _report(self, conference_id: str, entries: list) -> None:
+        streams = []
+        for fabric, figures in entries:
+            for stream in figures:
+                mapped = fabric.ssrc_users.get(stream["ssrc"], {})
+                stream.update(remoteUserID=_user_text(fabric.remote_user_id), userID=mapped.get("userID"),
+                              usageLabel=mapped.get("usageLabel"))
+                streams.append(stream)
+        payload = {
+            "connectionState": "online" if self.last_auth == "success" else "offline",
+            "fabricState": "established" if any(f.connected_at for f, _ in entries) else "initializing",
+            "conferenceURL": f"{self.transport.urls.collector}dashboard/conference.html?app={self.app_id}"
+                             f"&conference={conference_id}",
+            "streams": {s["ssrc"]: s for s in streams},
+            "mediaStreamTracks": streams,
+            "timestamp": self.transport.now(),
+            "conferenceID": conference_id,
+            "fabrics": [{"fabricID": f.connection_id, "remoteUserID": _user_text(f.remote_user_id),
+                         "state": "established" if f.connected_at else "initializing", "rtt": f.rtt,
+                         "quality": _worst([s["quality"] for s in figures])} for f, figures in entries],
+        }
+        for callback in (self.on_stats, self.listeners.get("stats")):
+            if callback is not None:
+                self.port.call_soon(callback, payload)
+
+
+def _user_text(user) -> str:
+    return user if isinstance(user, str) else (user or {}).get("aliasName", "")
+
+
+def _worst(ratings: list[str]) -> str:
+    order = ["bad", "poor", "fair", "good", "excellent"]
+    known = [r for r in ratings if r in order]
+    return min(known, key=order.index) if known else "unknown"

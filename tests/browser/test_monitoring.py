@@ -1,0 +1,105 @@
+"""A real call monitored end to end: real Chromium, real Pyodide, the real collector over
+TLS + HTTP/2 from another origin (issue: monitor real calls)."""
+
+import time
+import uuid
+
+import httpx
+
+from ..servers import run_cli
+
+CALL = """<!doctype html><html><body>
+<script src="{collector}callstats.js"></script>
+<script>
+window.seen = { init: [], stats: [] };
+const conference = new URLSearchParams(location.search).get("conference");
+const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+callstats.initialize(app.appID, app.appSecret, "alice", (status, msg) => seen.init.push([status, msg]),
+                     (payload) => seen.stats.push(payload), {applicationVersion: "test 1.0", siteID: "lab"});
+const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+callstats.addNewFabric(pc1, "bob", "multiplex", conference);
+callstats.addNewFabric(pc2, "alice-remote", "multiplex", conference);
+pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
+pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
+pc2.ontrack = () => {};
+(async () => {
+  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+  media.getTracks().forEach((t) => { pc1.addTrack(t, media); pc2.addTrack(t.clone(), media); });
+  const offer = await pc1.createOffer(); await pc1.setLocalDescription(offer);
+  await pc2.setRemoteDescription(offer);
+  const answer = await pc2.createAnswer(); await pc2.setLocalDescription(answer);
+  await pc1.setRemoteDescription(answer);
+})();
+</script></body></html>"""
+
+
+def read(collector, app, conference, what=""):
+    from urllib.parse import quote
+
+    with httpx.Client(http2=True, verify=False, base_url=collector.url) as client:
+        answer = client.get(f"/v1/apps/{app['appID']}/conferences/{quote(conference, safe='')}{what}",
+                            headers={"Authorization": f"Bearer {app['readKey']}"})
+        return answer.json() if answer.status_code == 200 else None
+
+
+def test_a_real_call_reaches_the_collector(page, serve_page, collector):
+    import json
+    from urllib.parse import quote
+
+    app = run_cli("apps", "create", "--name", "call", "--data-dir", str(collector.data_dir))
+    conference = f"call-{uuid.uuid4().hex[:8]}"
+    page.goto(serve_page("monitor.html", CALL) + f"?conference={conference}#{quote(json.dumps(app))}")
+    page.wait_for_function("seen.init.length && seen.stats.length >= 3", timeout=90_000)
+    assert page.evaluate("seen.init")[0] == ["success", "authentication successful"]
+
+    deadline = time.time() + 60
+    while time.time() < deadline:  # until every fabric has 3 uploads stored
+        samples = read(collector, app, conference, "/stats") or []
+        per_fabric = {}
+        for s in samples:
+            per_fabric.setdefault(s["connectionID"], []).append(s)
+        if len(per_fabric) == 2 and all(len(v) >= 3 for v in per_fabric.values()):
+            break
+        time.sleep(1)
+    assert len(per_fabric) == 2 and all(len(v) >= 3 for v in per_fabric.values()), per_fabric.keys()
+
+    events = read(collector, app, conference, "/events")
+    paths = [e["path"] for e in events]
+    assert paths[0] == "join" and "events/userdetails" in paths
+    join = events[0]["body"]
+    assert join["endpointInfo"]["type"] == "browser" and join["endpointInfo"]["appVersion"] == "test 1.0"
+    assert join["siteID"] == "lab"
+    setups = [e for e in events if e["path"] == "events/fabric/setup"]
+    assert len(setups) == 2 and all(0 < e["body"]["delay"] < 5000 for e in setups)
+    for connection in per_fabric:
+        ice = [e["body"]["newState"] for e in events if e["path"] == "events/fabric/statechange"
+               and e["connectionID"] == connection and e["body"]["changedState"] == "iceConnectionState"]
+        assert ice[:2] == ["checking", "connected"], ice
+
+    # non-zero bitrate for audio and video, sent and received, in the rebuilt samples
+    for connection, stored in per_fabric.items():
+        first, last = stored[0]["stats"], stored[-1]["stats"]
+        for kind, counter in (("outbound-rtp", "bytesSent"), ("inbound-rtp", "bytesReceived")):
+            for media in ("audio", "video"):
+                before = sum(e.get(counter, 0) for e in first if e["type"] == kind and e.get("kind") == media)
+                after = sum(e.get(counter, 0) for e in last if e["type"] == kind and e.get("kind") == media)
+                assert after > before, (connection, kind, media)
+
+    # what the collector rebuilt from the deltas is what the browser had
+    state = page.evaluate("callstats._inspect()")
+    for fabric in state["fabrics"]:
+        stored = per_fabric[fabric["connectionID"]]
+        uploaded = fabric["lastUploaded"]
+        latest = read(collector, app, conference, "/stats")
+        mine = [s for s in latest if s["connectionID"] == fabric["connectionID"]]
+        assert sorted(mine[-1]["stats"], key=lambda e: e["id"]) == sorted(uploaded, key=lambda e: e["id"])
+
+    # csStatsCallback: the SPEC payload, and a clean loopback call rates audio excellent or good
+    payload = page.evaluate("seen.stats[seen.stats.length - 1]")
+    assert payload["conferenceID"] == conference and payload["connectionState"] == "online"
+    assert payload["fabricState"] == "established" and len(payload["fabrics"]) == 2
+    audio = [s for s in payload["mediaStreamTracks"] if s["mediaType"] == "audio" and s["mos"] is not None]
+    assert audio and all(s["quality"] in ("excellent", "good") for s in audio), audio
+    video = [s for s in payload["mediaStreamTracks"] if s["mediaType"] == "video"]
+    assert video and all(s["bitrate"] and s["bitrate"] > 0 for s in video)
+    assert set(payload["streams"]) == {s["ssrc"] for s in payload["mediaStreamTracks"]}
