@@ -73,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     dist = ROOT / "dist"
     assets_dir = next(dist.glob("callstats-*/"))
-    console = Console()
+    console = Console(width=200)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -130,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("h2load"):
         sys.exit("bench/ingest.py needs h2load: apt-get install nghttp2-client")
-    console = Console()
+    console = Console(width=200)
     table = Table(title=f"Stats submissions over HTTP/2, {args.seconds} s each (h2load)")
     for col in ("database", "workers", "clients", "accepted/s", "p50 ms", "p99 ms", "non-200", "lost",
                 "baseline GET/s", "baseline p99 ms", "x baseline"):

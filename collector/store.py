@@ -475,8 +475,9 @@ class Store:
 
 
 def rebuild(previous: Optional[list], entries: list[dict]) -> list[dict]:
-    """Full values of a sample: a delta entry updates the previous entry with the same id, an entry
-    {"id", "removed": true} drops it, entries not mentioned are unchanged. No previous: all new."""
+    """Full values of a sample: a delta entry updates the previous entry with the same id (and drops
+    the fields it lists in "removedFields"), an entry {"id", "removed": true} drops the entry, and
+    entries not mentioned are unchanged. No previous sample: every entry is new."""
     full = {e["id"]: e for e in (previous or [])}
     for entry in entries:
         entry_id = entry.get("id")
@@ -484,8 +485,12 @@ def rebuild(previous: Optional[list], entries: list[dict]) -> list[dict]:
             continue
         if entry.get("removed") is True:
             full.pop(entry_id, None)
-        else:
-            full[entry_id] = {**full.get(entry_id, {}), **entry}
+            continue
+        merged = {**full.get(entry_id, {}), **entry}
+        for name in entry.get("removedFields") or []:
+            merged.pop(name, None)
+        merged.pop("removedFields", None)
+        full[entry_id] = merged
     return list(full.values())
 
 

@@ -19,8 +19,9 @@ def parse(report_json: str) -> dict[str, dict]:
 
 def diff(previous: Optional[dict], current: dict) -> list[dict]:
     """What changed since the previous sample: new entries whole, changed fields of the others
-    (with their id), and {"id", "removed": true} for entries that are gone. The collector rebuilds
-    every full value from these (collector.store.rebuild)."""
+    (with their id, and "removedFields" naming fields the entry no longer has), and
+    {"id", "removed": true} for entries that are gone. The collector rebuilds every full value
+    from these (collector.store.rebuild)."""
     if previous is None:
         return list(current.values())
     out = []
@@ -29,7 +30,10 @@ def diff(previous: Optional[dict], current: dict) -> list[dict]:
         if before is None:
             out.append(entry)
             continue
-        changed = {k: v for k, v in entry.items() if before.get(k) != v}
+        changed = {k: v for k, v in entry.items() if k not in before or before[k] != v}
+        gone = sorted(before.keys() - entry.keys())
+        if gone:
+            changed["removedFields"] = gone
         if changed:
             out.append({"id": entry_id, **changed})
     out += [{"id": entry_id, "removed": True} for entry_id in previous.keys() - current.keys()]
