@@ -192,6 +192,14 @@ class Callstats:
         if listener is not None:
             self.port.call_soon(listener, {"status": "failure", "msg": text, "message": text})
 
+    def goodbye(self) -> list[dict]:
+        """Keepalive requests for a page that is going away (never raises: it runs in pagehide)."""
+        try:
+            return self.session.goodbye() if self.session else []
+        except Exception as exc:
+            self._report_error(f"goodbye: internal error: {type(exc).__name__}: {exc}")
+            return []
+
     def inspect(self) -> dict:
         """A plain snapshot of what Python holds (for tests and the demo's debug panel)."""
         return {

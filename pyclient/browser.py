@@ -81,6 +81,9 @@ class Entry:
         answer = self.api.call(method, args, names, at)
         return to_js(answer, dict_converter=Object.fromEntries)
 
+    def goodbye(self) -> str:
+        return json.dumps(self.api.goodbye())
+
     def inspect(self) -> str:
         return json.dumps(self.api.inspect())
 

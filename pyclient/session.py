@@ -8,6 +8,7 @@ from .fabric import Fabric
 from .transport import Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
+ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = "pyclient"
 
 # sendFabricEvent value -> the event kind it is sent as (SPEC part 2)
@@ -104,6 +105,7 @@ class Session:
         if not self.polling:
             self.polling = True
             self.port.spawn(self._poll_forever())
+            self.port.spawn(self._alive_forever())
 
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
         self.send(fabric.conference_id, "events/fabric/statechange", {
@@ -145,6 +147,24 @@ class Session:
             self._upload(fabric, fabric.last_sample)  # final stats first
         self.send(fabric.conference_id, "events/fabric/terminated",
                   self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})))
+
+    def goodbye(self) -> list[dict]:
+        """The page is closing: final stats, fabricTerminated for every live fabric and user/left
+        per conference, returned as keepalive requests for the loader to send at once."""
+        if self.config.disableBeforeUnloadHandler:
+            return []
+        conferences = {f.conference_id for f in self.fabrics.values() if not f.terminated}
+        for fabric in [f for f in self.fabrics.values() if not f.terminated]:
+            self.terminate(fabric)
+        for conference_id in conferences:
+            self.send(conference_id, "events/user/left", self.body(eventType="userLeft"))
+        return self.transport.drain_for_unload()
+
+    async def _alive_forever(self) -> None:
+        while any(not f.terminated for f in self.fabrics.values()):
+            await self.port.sleep(ALIVE_MS)
+            for conference_id in {f.conference_id for f in self.fabrics.values() if not f.terminated}:
+                self.send(conference_id, "events/user/alive", self.body(eventType="userAlive"))
 
     # ---- stats ----
 

@@ -23,6 +23,7 @@ from . import auth
 BACKOFF_FIRST_MS = 1000
 BACKOFF_MAX_MS = 30000
 CLOCK_SAMPLES = 5
+KEEPALIVE_BUDGET = 64 * 1024  # what a page may have in flight with keepalive (fetch spec)
 
 
 @dataclass
@@ -86,6 +87,29 @@ class Transport:
     @property
     def submission_interval_ms(self) -> float:
         return float(self.claims.get("submissionInterval", 15000))
+
+    def drain_for_unload(self, budget: int = KEEPALIVE_BUDGET) -> list[dict]:
+        """The page is going away: what is queued, as requests for fetch(..., {keepalive: true}),
+        one batch per conference, within the browser's 64 KB keepalive budget. Synchronous: there
+        is no later. Items that cannot go (no token or ucID yet, or over budget) stay queued."""
+        if self.token is None:
+            return []
+        batches: dict[str, list] = {}
+        used, kept = 0, deque()
+        for item in self.queue:
+            uc_id = self.uc_ids.get(item.conference_id)
+            body = self._stamped(item.body, item.item_id)
+            if uc_id is None or item.kind == "join" or used + len(body) + 64 > budget - 1024:
+                kept.append(item)
+                continue
+            used += len(body) + 64
+            batches.setdefault(item.conference_id, []).append(f'{{"kind":{json.dumps(item.kind)},"body":{body}}}')
+        self.queue = kept
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"}
+        return [{"url": self.urls.events + f"{self.app_id}/conferences/{quote(conference, safe='')}/"
+                        f"{self.uc_ids[conference]}/batch",
+                 "headers": headers, "body": '{"items":[' + ",".join(items) + "]}"}
+                for conference, items in batches.items()]
 
     # ---- the pump ----
 

@@ -318,6 +318,23 @@ import { META, VALIDATE } from "callstats-generated";
     },
   };
 
+  // ---- the goodbye: final stats, fabricTerminated and user/left, sent with keepalive ----
+  // Listeners, never the page's own onbeforeunload/onpagehide properties; pagehide also covers
+  // mobile and the back/forward cache. Sending is idempotent (fabrics end once).
+  function goodbye() {
+    if (!python) return;
+    try {
+      for (const r of JSON.parse(python.goodbye())) {
+        fetch(r.url, { method: "POST", headers: r.headers, body: r.body, keepalive: true, credentials: "omit" })
+          .catch(() => {});
+      }
+    } catch (err) {
+      console.warn("callstats: goodbye failed", err);
+    }
+  }
+  window.addEventListener("beforeunload", goodbye);
+  window.addEventListener("pagehide", goodbye);
+
   // Between boot steps: let the page's own work run (Python's start is synchronous work).
   const pause = () =>
     typeof scheduler !== "undefined" && scheduler.yield ? scheduler.yield() : new Promise((r) => setTimeout(r, 0));

@@ -14,8 +14,11 @@ CALL = """<!doctype html><html><body>
 window.seen = { init: [], stats: [] };
 const conference = new URLSearchParams(location.search).get("conference");
 const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+const config = {applicationVersion: "test 1.0", siteID: "lab",
+                disableBeforeUnloadHandler: new URLSearchParams(location.search).has("noGoodbye")};
+window.onbeforeunload = () => { localStorage.setItem("ownHandlerRan", conference); };
 callstats.initialize(app.appID, app.appSecret, "alice", (status, msg) => seen.init.push([status, msg]),
-                     (payload) => seen.stats.push(payload), {applicationVersion: "test 1.0", siteID: "lab"});
+                     (payload) => seen.stats.push(payload), config);
 const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
 callstats.addNewFabric(pc1, "bob", "multiplex", conference);
 callstats.addNewFabric(pc2, "alice-remote", "multiplex", conference);
@@ -102,3 +105,71 @@ def test_a_real_call_reaches_the_collector(page, serve_page, collector):
     video = [s for s in payload["mediaStreamTracks"] if s["mediaType"] == "video"]
     assert video and all(s["bitrate"] and s["bitrate"] > 0 for s in video)
     assert set(payload["streams"]) == {s["ssrc"] for s in payload["mediaStreamTracks"]}
+
+
+def open_call(page, serve_page, app, conference, query=""):
+    import json
+    from urllib.parse import quote
+
+    page.goto(serve_page("monitor.html", CALL) + f"?conference={conference}{query}#{quote(json.dumps(app))}")
+    page.wait_for_function("seen.init.length", timeout=90_000)
+    page.evaluate("callstats.ready")
+    page.wait_for_timeout(2000)
+
+
+def goodbyes(collector, app, conference, wait_s=8.0):
+    """(connectionIDs terminated, user/left count), once both fabrics' goodbyes arrived or time ran out."""
+    deadline = time.time() + wait_s
+    while True:
+        events = read(collector, app, conference, "/events") or []
+        ended = {e["connectionID"] for e in events if e["path"] == "events/fabric/terminated"}
+        left = sum(e["path"] == "events/user/left" for e in events)
+        setups = {e["connectionID"] for e in events if e["path"] == "events/fabric/setup"}
+        if (len(ended) == 2 and left) or time.time() > deadline:
+            return ended, left, setups
+
+
+def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, serve_page, collector, app_origin):
+    app = run_cli("apps", "create", "--name", "goodbye", "--data-dir", str(collector.data_dir))
+    context = browser.new_context()
+    results = []
+    for run in range(20):
+        conference = f"close-{run}-{uuid.uuid4().hex[:6]}"
+        page = context.new_page()
+        open_call(page, serve_page, app, conference)
+        page.close(run_before_unload=True)
+        ended, left, setups = goodbyes(collector, app, conference)
+        results.append(len(ended) == 2 and ended == setups and left >= 1)
+    assert results == [True] * 20
+
+    for run in range(3):  # navigating away, rather than closing
+        conference = f"leave-{run}-{uuid.uuid4().hex[:6]}"
+        page = context.new_page()
+        open_call(page, serve_page, app, conference)
+        page.goto(app_origin.url + "monitor.html#elsewhere")
+        page.goto("about:blank")
+        ended, left, _ = goodbyes(collector, app, conference)
+        assert len(ended) == 2 and left >= 1
+        page.close()
+
+    # the page's own onbeforeunload ran each time (it wrote to localStorage)
+    check = context.new_page()
+    check.goto(app_origin.url + "monitor.html#check")
+    assert check.evaluate("localStorage.getItem('ownHandlerRan')").startswith("leave-2")
+    check.close()
+    context.close()
+
+
+def test_disable_before_unload_handler_sends_no_goodbye(browser, serve_page, collector, app_origin):
+    app = run_cli("apps", "create", "--name", "nogoodbye", "--data-dir", str(collector.data_dir))
+    context = browser.new_context()
+    conference = f"quiet-{uuid.uuid4().hex[:6]}"
+    page = context.new_page()
+    open_call(page, serve_page, app, conference, "&noGoodbye=1")
+    page.close(run_before_unload=True)
+    ended, left, setups = goodbyes(collector, app, conference, wait_s=4)
+    assert ended == set() and left == 0 and len(setups) == 2
+    check = context.new_page()
+    check.goto(app_origin.url + "monitor.html#check")
+    assert check.evaluate("localStorage.getItem('ownHandlerRan')") == conference
+    context.close()
