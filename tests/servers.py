@@ -5,6 +5,8 @@ Both are `python -m collector serve` processes over TLS + HTTP/2 on loopback, on
 self-signed certificate by its SPKI hash; the app server reuses the same certificate.
 """
 
+import asyncio
+import concurrent.futures
 import json
 import os
 import re
@@ -18,6 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_async(coroutine):
+    """asyncio.run() in a thread of its own: the browser tests' Playwright keeps an event loop
+    running on the main thread for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

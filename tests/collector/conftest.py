@@ -1,7 +1,6 @@
 """The collector, running for real (TLS + HTTP/2) on SQLite and on PostgreSQL: every test that
 takes `collector` runs once on each."""
 
-import asyncio
 import itertools
 import ssl
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import pytest
 
 from collector.store import Store, database_url, make_engine
 
-from ..servers import Postgres, Server, run_cli, start_collector
+from ..servers import Postgres, Server, run_async, run_cli, start_collector
 
 _databases = itertools.count()
 
@@ -31,7 +30,7 @@ class Running:
 
     def app(self, *origins: str) -> dict:
         """A new app, made in-process (the CLI itself is tested in test_cli.py; this is faster)."""
-        return asyncio.run(_create_app(self.db_args, list(origins)))
+        return run_async(_create_app(self.db_args, list(origins)))
 
     def cli(self, *args: str) -> dict:
         return run_cli(*args, *self.db_args)

@@ -2,6 +2,8 @@
 
 import asyncio
 
+from ..servers import run_async
+
 
 
 class FakePort:
@@ -90,7 +92,7 @@ class FakePort:
             for task in tasks:
                 task.cancel()
 
-        asyncio.run(main())
+        run_async(main())
 
     def advance(self, ms: float) -> None:
         self.clock += ms
