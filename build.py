@@ -7,6 +7,7 @@ dist/
     *.whl                          pydantic, pydantic-core, pyjwt, ... (PyPI, Pyodide platform, pinned)
     pyclient-<version>-py3-none-any.whl   our client (no collector code)
     pyodide-lock.json              only our packages, so Pyodide fetches them in parallel at boot
+  demo/                            the demo call page (web/demo)
   manifest.json                    every file with its size and sha256
 Every file also has .gz and .br beside it, for any static server that serves pre-compressed files.
 
@@ -299,6 +300,7 @@ def build(dist: Path) -> Path:
     assets_name = f"callstats-{__version__}-{content_hash(assets)}"
     assets.rename(staging / assets_name)
     compile_loader(assets_name, staging / "callstats.js")
+    shutil.copytree(ROOT / "web" / "demo", staging / "demo")
     compress(staging)
     (staging / "manifest.json").write_text(json.dumps(manifest(staging), indent=1))
     shutil.rmtree(dist, ignore_errors=True)

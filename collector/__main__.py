@@ -42,6 +42,12 @@ def build_parser() -> Parser:
     serve.add_argument("--submission-interval", type=int, default=15000,
                        help="ms between a client's stats uploads (told in its access token)")
 
+    demo = commands.add_parser("demo", help="serve with a demo app: a real call at /demo/ (SQLite)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8443)
+    demo.add_argument("--data-dir", type=Path, default=Path("collector-data"))
+    demo.add_argument("--dist", type=Path, default=ROOT / "dist")
+
     apps = commands.add_parser("apps", help="create and manage apps").add_subparsers(
         dest="apps_command", required=True, parser_class=Parser)
     create = apps.add_parser("create", help="make an app; prints {appID, appSecret, readKey}")
@@ -67,10 +73,36 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args, parser)
+    if args.command == "demo":
+        return demo(args, parser)
     return asyncio.run(apps_command(args, parser))
 
 
-def serve(args, parser) -> int:
+def demo(args, parser) -> int:
+    """serve, with an app named "demo" (made once, kept in the data dir) whose page is /demo/."""
+    from .store import Store, database_url, make_engine, migrate
+
+    async def demo_app() -> dict:
+        engine = make_engine(database_url(args.data_dir, None))
+        await migrate(engine)
+        store = Store(engine)
+        found = next((a for a in await store.list_apps() if a["name"] == "demo"), None)
+        app = found or await store.create_app("demo", [])
+        await engine.dispose()
+        return {"appID": str(app["app_id"]), "appSecret": app["secret"], "readKey": app["read_key"]}
+
+    app = asyncio.run(demo_app())
+    base = f"https://{args.host}:{args.port}/"
+    print(f"demo: open {base}demo/ (self-signed certificate: accept it, or start Chromium with the SPKI "
+          f"hash below and --ignore-certificate-errors-spki-list=<hash>)", flush=True)
+    print(f"demo: read API: {base}v1/apps/{app['appID']}/conferences  (Authorization: Bearer {app['readKey']})",
+          flush=True)
+    args.database_url, args.certfile, args.keyfile = None, None, None
+    args.workers, args.rate, args.burst, args.submission_interval = 1, 50.0, 200.0, 15000
+    return serve(args, parser, demo_app={"appID": app["appID"], "appSecret": app["appSecret"]})
+
+
+def serve(args, parser, demo_app=None) -> int:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
@@ -91,7 +123,7 @@ def serve(args, parser) -> int:
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
     if args.workers <= 1:
         app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst,
-                         submission_interval=args.submission_interval)
+                         submission_interval=args.submission_interval, demo_app=demo_app)
         asyncio.run(hypercorn_serve(app, config))
         return 0
     return _serve_workers(config, args, url)

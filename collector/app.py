@@ -21,7 +21,7 @@ BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 
 def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
                body_limit: int = BODY_LIMIT, run_migrations: bool = True,
-               submission_interval: int = 15000) -> FastAPI:
+               submission_interval: int = 15000, demo_app: Optional[dict] = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
@@ -47,6 +47,8 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(AppCors, store_of=lambda: app.state.store)
     app.add_middleware(EncodedConferenceIDs)
+    if demo_app is not None:  # `python -m collector demo`: the demo page reads its app here
+        app.add_api_route("/demo/app.json", lambda: demo_app, methods=["GET"], include_in_schema=False)
     if dist is not None and dist.is_dir():
         app.mount("/", PrecompressedFiles(dist), name="dist")
     return app

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from . import __version__, answers, models
+from . import __version__, answers, models, privacy
 from .fabric import Fabric
 from .port import Port
 from .session import FAILURE_REASONS, Session
@@ -114,9 +114,10 @@ class Callstats:
             session.send(args.conferenceID, "events/app/logs", body)
             return answers.success("reportError: sent as an application log")
         base = session.fabric_body(fabric) if fabric else session.body()
+        sdp = (lambda text: text) if session.config.collectIP else privacy.redact_sdp
         failed = {"eventType": "fabricSetupFailed", "reason": FAILURE_REASONS.get(args.webRTCFunction, "SignalingError"),
-                  "function": args.webRTCFunction, "message": error.message, "localSDP": args.localSDP,
-                  "remoteSDP": args.remoteSDP, **fields, "timestamp": at}
+                  "function": args.webRTCFunction, "message": error.message, "localSDP": sdp(args.localSDP),
+                  "remoteSDP": sdp(args.remoteSDP), **fields, "timestamp": at}
         session.send(args.conferenceID, "events/fabric/setupfailed",
                      {**base, **{k: v for k, v in failed.items() if v is not None}})
         return answers.success("reportError: sent as fabric setup failed")

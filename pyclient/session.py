@@ -3,7 +3,7 @@ and the poll loop that turns getStats() into csStatsCallback figures and uploads
 
 from typing import Optional
 
-from . import auth, models, stats
+from . import auth, models, privacy, stats
 from .fabric import Fabric
 from .transport import Transport, Urls
 
@@ -181,6 +181,8 @@ class Session:
             if text is None:
                 continue
             sample = stats.parse(text)
+            if not self.config.collectIP:
+                sample = privacy.redact_sample(sample)
             figures = stats.streams(fabric.last_sample, sample)
             fabric.last_sample = sample
             fabric.rtt = stats.pair_rtt_ms(sample)

@@ -112,3 +112,19 @@ def test_a_delta_is_smaller_than_the_sample():
     delta = stats.diff(first, second)
     assert len(json.dumps(delta)) < len(json.dumps(list(second.values()))) / 2
     assert {"id": "C1"} not in delta and all(e["id"] != "C1" for e in delta)  # unchanged: not sent
+
+
+def test_collect_ip_false_leaves_no_address():
+    from pyclient import privacy
+
+    sample = {"L": {"id": "L", "type": "local-candidate", "address": "192.168.1.20", "ip": "192.168.1.20",
+                    "port": 5000, "protocol": "udp", "candidateType": "host", "relatedAddress": "10.0.0.1"},
+              "R": {"id": "R", "type": "remote-candidate", "address": "2001:db8::1", "port": 6000}}
+    clean = privacy.redact_sample(sample)
+    assert clean["L"] == {"id": "L", "type": "local-candidate", "port": 5000, "protocol": "udp",
+                          "candidateType": "host"}
+    sdp = "v=0\r\nc=IN IP4 203.0.113.7\r\na=candidate:1 1 udp 2122260223 192.168.1.20 5000 typ host\r\n" \
+          "a=candidate:2 1 udp 1 2001:db8:0:1::5 6000 typ host\r\na=fingerprint:sha-256 AB:CD:EF:01:23\r\n"
+    redacted = privacy.redact_sdp(sdp)
+    assert "203.0.113.7" not in redacted and "192.168.1.20" not in redacted and "2001:db8" not in redacted
+    assert "a=fingerprint:sha-256 AB:CD:EF:01:23" in redacted  # hex pairs are not addresses

@@ -55,6 +55,17 @@ def body(n):
     return {"localID": "alice", "deviceID": "d", "timestamp": 1000.0 + n, "n": n}
 
 
+def joined(codes=None):
+    """A transport that has authenticated and joined conference "c"."""
+    port = FakePort(background=True)
+    collector = FakeCollector(port)
+    port.collector = collector
+    t, _ = transport(port, collector, codes)
+    t.send("c", "join", body(0))
+    port.run()
+    return port, collector, t
+
+
 def test_auth_clock_join_then_items_in_order():
     port = FakePort(background=True)
     collector = FakeCollector(port)
@@ -72,13 +83,8 @@ def test_auth_clock_join_then_items_in_order():
 
 
 def test_401_renews_the_token_with_force_new_and_resends():
-    port = FakePort(background=True)
-    collector = FakeCollector(port)
-    port.collector = collector
     codes = []
-    t, _ = transport(port, collector, codes)
-    t.send("c", "join", body(0))
-    port.run()
+    port, collector, t = joined(codes)
     collector.script = [401]
     t.send("c", "events/user/alive", body(1))
     port.run()
@@ -87,12 +93,7 @@ def test_401_renews_the_token_with_force_new_and_resends():
 
 
 def test_outages_back_off_and_retry_the_same_item_once_stored():
-    port = FakePort(background=True)
-    collector = FakeCollector(port)
-    port.collector = collector
-    t, _ = transport(port, collector)
-    t.send("c", "join", body(0))
-    port.run()
+    port, collector, t = joined()
     collector.script = [None, 503, None, 500]
     start = port.clock
     t.send("c", "events/user/alive", body(1))
@@ -104,12 +105,7 @@ def test_outages_back_off_and_retry_the_same_item_once_stored():
 
 
 def test_429_waits_as_told_and_a_bad_item_is_dropped():
-    port = FakePort(background=True)
-    collector = FakeCollector(port)
-    port.collector = collector
-    t, _ = transport(port, collector)
-    t.send("c", "join", body(0))
-    port.run()
+    port, collector, t = joined()
     collector.script = [429, 400]
     start = port.clock
     t.send("c", "events/user/alive", body(1))
