@@ -203,10 +203,13 @@ class Callstats:
 
     def inspect(self) -> dict:
         """A plain snapshot of what Python holds (for tests and the demo's debug panel)."""
+        transport = self.session.transport if self.session else None
         return {
             "version": self.version,
             "initialized": self.session is not None,
             "fabrics": [f.describe() for f in self.fabrics.values()],
+            "transport": transport and {"queued": len(transport.queue), "sent": transport.sent,
+                                        "dropped": transport.dropped, "authenticated": transport.token is not None},
         }
 
 

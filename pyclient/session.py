@@ -8,6 +8,7 @@ from .fabric import Fabric
 from .transport import Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
+TICK_MS = 1000
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = "pyclient"
 
@@ -169,9 +170,13 @@ class Session:
     # ---- stats ----
 
     async def _poll_forever(self) -> None:
+        # wakes every second, polls when due: the interval can change once the token is known
+        last = self.port.now()
         while any(not f.terminated for f in self.fabrics.values()):
-            await self.port.sleep(min(POLL_MS, self.transport.submission_interval_ms))
-            await self.poll_once()
+            await self.port.sleep(TICK_MS)
+            if self.port.now() - last >= min(POLL_MS, self.transport.submission_interval_ms):
+                last = self.port.now()
+                await self.poll_once()
         self.polling = False
 
     async def poll_once(self) -> None:
