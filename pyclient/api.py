@@ -208,6 +208,7 @@ class Callstats:
             "version": self.version,
             "initialized": self.session is not None,
             "fabrics": [f.describe() for f in self.fabrics.values()],
+            "pollMs": list(self.session.poll_ms) if self.session else [],
             "transport": transport and {"queued": len(transport.queue), "sent": transport.sent,
                                         "dropped": transport.dropped, "authenticated": transport.token is not None},
         }

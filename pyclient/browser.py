@@ -20,6 +20,9 @@ class BrowserPort:
     def now(self) -> float:
         return float(self.bridge.now())
 
+    def clock_ms(self) -> float:
+        return float(self.bridge.clock())
+
     def call_soon(self, fn, *args) -> None:
         self.bridge.callSoon(fn, json.dumps(args))
 

@@ -12,6 +12,9 @@ class Port(Protocol):
     def now(self) -> float:
         """Milliseconds since the epoch (the page's clock)."""
 
+    def clock_ms(self) -> float:
+        """A monotonic clock in ms with sub-ms resolution (performance.now()), for measuring."""
+
     def call_soon(self, fn: Any, *args: Any) -> None:
         """Call a page function (a handle) asynchronously, catching whatever it throws."""
 

@@ -9,6 +9,7 @@ from .transport import Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
 TICK_MS = 1000
+POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = "pyclient"
 
@@ -50,6 +51,7 @@ class Session:
         self.fabrics: dict[int, Fabric] = {}
         self.last_auth: Optional[str] = None
         self.polling = False
+        self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
         self.transport = Transport(port, self.app_id, self.user_id, Urls.of(port.collector_url(), proxy),
                                    self._code, self._auth_outcome)
         self.transport.start()
@@ -181,10 +183,12 @@ class Session:
 
     async def poll_once(self) -> None:
         by_conference: dict[str, list] = {}
+        busy_ms = 0.0  # Python's own main-thread time in this poll (getStats itself is the browser's)
         for fabric in [f for f in self.fabrics.values() if not f.terminated]:
             text = await self.port.get_stats(fabric.pc_id)
             if text is None:
                 continue
+            started = self.port.clock_ms()
             sample = stats.parse(text)
             if not self.config.collectIP:
                 sample = privacy.redact_sample(sample)
@@ -194,8 +198,12 @@ class Session:
             if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
                 self._upload(fabric, sample)
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
+            busy_ms += self.port.clock_ms() - started
+        started = self.port.clock_ms()
         for conference_id, entries in by_conference.items():
             self._report(conference_id, entries)
+        self.poll_ms.append(round(busy_ms + self.port.clock_ms() - started, 3))
+        del self.poll_ms[:-POLL_HISTORY]
 
     def _upload(self, fabric: Fabric, sample: dict) -> None:
         entries = stats.diff(fabric.uploaded, sample)

@@ -240,6 +240,7 @@ import { META, VALIDATE } from "callstats-generated";
   // ---- what Python reaches through pyclient.browser ----
   const bridge = {
     now,
+    clock: () => performance.now(),
     collector: (script && script.dataset.collector) || BASE.origin,
     log(level, text) {
       (console[level] || console.log).call(console, "callstats: " + text);

@@ -27,6 +27,9 @@ class FakePort:
     def now(self) -> float:
         return self.clock
 
+    def clock_ms(self) -> float:
+        return self.clock
+
     def call_soon(self, fn, *args) -> None:
         self.called.append((fn, args))
 
