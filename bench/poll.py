@@ -27,10 +27,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
 from tests.servers import run_cli, start_collector  # noqa: E402
 
-PAGE = """<!doctype html><html><body>
+PAGE = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script>
 window.longTasks = [];
 new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push([e.startTime, e.duration]); })
@@ -44,15 +45,8 @@ callstats.initialize(app.appID, app.appSecret, "bench", null, null, {});
 const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
 callstats.addNewFabric(pc1, "b", "multiplex", "bench");
 callstats.addNewFabric(pc2, "a", "multiplex", "bench");
-pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
-pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
 (async () => {
-  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
-  media.getTracks().forEach((t) => { pc1.addTrack(t, media); pc2.addTrack(t.clone(), media); });
-  const offer = await pc1.createOffer(); await pc1.setLocalDescription(offer);
-  await pc2.setRemoteDescription(offer);
-  const answer = await pc2.createAnswer(); await pc2.setLocalDescription(answer);
-  await pc1.setRemoteDescription(answer);
+  await loopbackCall(pc1, pc2, true);
   await callstats.ready;
   window.readyAt = performance.now();
   setInterval(async () => {

@@ -1,9 +1,26 @@
-"""The HTML of a page that sets up a real call (two pcs in one page, fake camera and microphone)
-and hands both pcs to callstats from its first script, as deployed pages do."""
+"""Test pages: a real call between two pcs in one page, with the fake camera and microphone."""
+
+# A <script> that defines loopbackCall(pc1, pc2, both): pc1 sends audio and video to pc2 (and
+# pc2 back to pc1 when `both`), ICE candidates handed across; resolves once negotiated.
+LOOPBACK_CALL = """<script>
+async function loopbackCall(pc1, pc2, both) {
+  pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
+  pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
+  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+  media.getTracks().forEach((t) => { pc1.addTrack(t, media); if (both) pc2.addTrack(t.clone(), media); });
+  const offer = await pc1.createOffer();
+  await pc1.setLocalDescription(offer);
+  await pc2.setRemoteDescription(offer);
+  const answer = await pc2.createAnswer();
+  await pc2.setLocalDescription(answer);
+  await pc1.setRemoteDescription(answer);
+  return media;
+}
+</script>"""
 
 # {collector} is replaced with the collector's URL by the serve_page fixture.
 CALL_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>call</title></head><body>
+<html><head><meta charset="utf-8"><title>call</title></head><body>""" + LOOPBACK_CALL + """
 <script>window.pageStart = performance.now();</script>
 <script src="{collector}callstats.js"></script>
 <script>
@@ -29,20 +46,9 @@ log.calls.badConference = callstats.sendFabricEvent(pc1, "audioMute", "another-c
 log.calls.setupFailedViaEvent = callstats.sendFabricEvent(pc1, "fabricSetupFailed", "conf-1");
 log.addedWithinMs = performance.now() - log.scriptStart;
 log.loaderMs = log.scriptStart - pageStart;  // fetching and running callstats.js (a blocking script)
-log.readyBeforeConnected = null;
+log.pythonWasReady = callstats._inspect() !== null;  // false: the loader answered and queued
 
-pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
-pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
-(async () => {
-  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
-  media.getTracks().forEach((t) => pc1.addTrack(t, media));
-  const offer = await pc1.createOffer();
-  await pc1.setLocalDescription(offer);
-  await pc2.setRemoteDescription(offer);
-  const answer = await pc2.createAnswer();
-  await pc2.setLocalDescription(answer);
-  await pc1.setRemoteDescription(answer);
-})();
+loopbackCall(pc1, pc2, false);
 callstats.ready.then(() => { log.readyAt = stamp(); });
 </script></body></html>
 """

@@ -11,8 +11,9 @@ from urllib.parse import quote
 import httpx
 
 from ..servers import run_cli
+from .call_page import LOOPBACK_CALL
 
-PAGE = """<!doctype html><html><body>
+PAGE = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script src="{collector}callstats.js"></script>
 <script>
 window.done = false; window.answers = {}; window.figures = [];
@@ -21,15 +22,8 @@ const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
 callstats.initialize(app.appID, app.appSecret, {userName: "Alice", aliasName: "alice-1"}, null,
                      (p) => figures.push(p), {collectIP: false, additionalIDs: {customerID: "c-9"}});
 const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
-pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
 (async () => {
-  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
-  media.getTracks().forEach((t) => pc1.addTrack(t, media));
-  const offer = await pc1.createOffer(); await pc1.setLocalDescription(offer);
-  await pc2.setRemoteDescription(offer);
-  const answer = await pc2.createAnswer(); await pc2.setLocalDescription(answer);
-  await pc1.setRemoteDescription(answer);
+  await loopbackCall(pc1, pc2, false);
   while (pc1.connectionState !== "connected") await new Promise((r) => setTimeout(r, 50));
   await callstats.ready;
   // pc1 is handed over only now, connected for a while: it must still be measured

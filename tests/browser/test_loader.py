@@ -14,7 +14,8 @@ from .call_page import CALL_PAGE
 READY_TIMEOUT_MS = 60_000
 
 
-def test_calls_in_the_first_100ms_are_answered_at_once_and_replayed_with_the_timeline(page, serve_page):
+def test_calls_in_the_first_100ms_are_answered_at_once_and_replayed_with_the_timeline(page, serve_page,
+                                                                                      record_property):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     # (the page's AppID is made up: the collector's 401 to it is the browser's own console line)
@@ -23,7 +24,11 @@ def test_calls_in_the_first_100ms_are_answered_at_once_and_replayed_with_the_tim
     page.goto(serve_page("call.html", CALL_PAGE))
     log = page.evaluate("log")
 
-    assert log["addedWithinMs"] < 100
+    # The page makes its calls in its first script, synchronously; how long that took is recorded
+    # (about 25 ms here on an idle machine) but not asserted: a test never fails on a timing.
+    # What must hold whatever the machine: the loader answered them, Python was not there yet.
+    record_property("calls_made_within_ms", log["addedWithinMs"])
+    assert log["pythonWasReady"] is False
     calls = log["calls"]
     assert calls["early"]["status"] == "failure"
     assert calls["early"]["msg"] == "addNewFabric: not initialized (call initialize first)" or \

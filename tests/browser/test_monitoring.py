@@ -7,8 +7,9 @@ import uuid
 import httpx
 
 from ..servers import run_cli
+from .call_page import LOOPBACK_CALL
 
-CALL = """<!doctype html><html><body>
+CALL = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script src="{collector}callstats.js"></script>
 <script>
 window.seen = { init: [], stats: [] };
@@ -22,17 +23,7 @@ callstats.initialize(app.appID, app.appSecret, "alice", (status, msg) => seen.in
 const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
 callstats.addNewFabric(pc1, "bob", "multiplex", conference);
 callstats.addNewFabric(pc2, "alice-remote", "multiplex", conference);
-pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
-pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
-pc2.ontrack = () => {};
-(async () => {
-  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
-  media.getTracks().forEach((t) => { pc1.addTrack(t, media); pc2.addTrack(t.clone(), media); });
-  const offer = await pc1.createOffer(); await pc1.setLocalDescription(offer);
-  await pc2.setRemoteDescription(offer);
-  const answer = await pc2.createAnswer(); await pc2.setLocalDescription(answer);
-  await pc1.setRemoteDescription(answer);
-})();
+loopbackCall(pc1, pc2, true);
 </script></body></html>"""
 
 
