@@ -8,6 +8,7 @@ dist/
     pyclient-<version>-py3-none-any.whl   our client (no collector code)
     pyodide-lock.json              only our packages, so Pyodide fetches them in parallel at boot
   demo/                            the demo call page (web/demo)
+  dashboard/                       the collector's dashboard pages (web/dashboard) with uPlot (npm, pinned)
   manifest.json                    every file with its size and sha256
 Every file also has .gz and .br beside it, for any static server that serves pre-compressed files.
 
@@ -34,6 +35,7 @@ CACHE = ROOT / ".cache" / "build"
 GENERATED = ROOT / ".cache" / "generated"
 
 PYODIDE = {"version": "314.0.7", "sha256": "66b7949e5a0cba2250b586d7e368bf12fb482800748d182c4618254b685ffaa0"}
+UPLOT = {"version": "1.6.32", "sha256": "4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d"}
 PYODIDE_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"]
 PYODIDE_PLATFORM = ["--python-version", "3.14", "--implementation", "cp", "--abi", "cp314",
                     "--platform", "pyemscripten_2026_0_wasm32"]
@@ -116,17 +118,22 @@ def run(*cmd, cwd=ROOT) -> None:
 
 # ---- inputs ----
 
-def fetch_pyodide() -> Path:
-    tgz = CACHE / f"pyodide-{PYODIDE['version']}.tgz"
+def fetch_npm(name: str, pin: dict) -> Path:
+    """An npm package's files (npm pack, sha256-checked, unpacked once into the cache)."""
+    tgz = CACHE / f"{name}-{pin['version']}.tgz"
     if not tgz.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
-        run("npm", "pack", f"pyodide@{PYODIDE['version']}", "--pack-destination", str(CACHE), "--silent")
-    checked(tgz, PYODIDE["sha256"])
-    out = CACHE / f"pyodide-{PYODIDE['version']}"
-    if not (out / "package" / "pyodide.asm.wasm").exists():
+        run("npm", "pack", f"{name}@{pin['version']}", "--pack-destination", str(CACHE), "--silent")
+    checked(tgz, pin["sha256"])
+    out = CACHE / f"{name}-{pin['version']}"
+    if not (out / "package" / "package.json").exists():
         with tarfile.open(tgz) as tar:
             tar.extractall(out, filter="data")
     return out / "package"
+
+
+def fetch_pyodide() -> Path:
+    return fetch_npm("pyodide", PYODIDE)
 
 
 def fetch_wheels() -> dict[str, Path]:
@@ -301,6 +308,10 @@ def build(dist: Path) -> Path:
     assets.rename(staging / assets_name)
     compile_loader(assets_name, staging / "callstats.js")
     shutil.copytree(ROOT / "web" / "demo", staging / "demo")
+    shutil.copytree(ROOT / "web" / "dashboard", staging / "dashboard")
+    uplot = fetch_npm("uplot", UPLOT) / "dist"
+    for name in ("uPlot.iife.min.js", "uPlot.min.css"):  # charts, bundled: no CDN
+        shutil.copy(uplot / name, staging / "dashboard" / name)
     compress(staging)
     (staging / "manifest.json").write_text(json.dumps(manifest(staging), indent=1))
     shutil.rmtree(dist, ignore_errors=True)

@@ -95,6 +95,7 @@ def demo(args, parser) -> int:
     base = f"https://{args.host}:{args.port}/"
     print(f"demo: open {base}demo/ (self-signed certificate: accept it, or start Chromium with the SPKI "
           f"hash below and --ignore-certificate-errors-spki-list=<hash>)", flush=True)
+    print(f"demo: dashboard: {base}dashboard/#app={app['appID']}&key={app['readKey']}", flush=True)
     print(f"demo: read API: {base}v1/apps/{app['appID']}/conferences  (Authorization: Bearer {app['readKey']})",
           flush=True)
     args.database_url, args.certfile, args.keyfile = None, None, None

@@ -21,7 +21,7 @@ def test_the_demo_runs_a_monitored_call(page, collector, tmp_path):
     demo = subprocess.Popen([sys.executable, "-m", "collector", "demo", "--port", str(port), "--data-dir", str(data)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        lines = [demo.stdout.readline() for _ in range(4)]
+        lines = [demo.stdout.readline() for _ in range(5)]
         read_key = re.search(r"Bearer (\S+)\)", "".join(lines)).group(1)
         app_id = re.search(r"/v1/apps/(\d+)/", "".join(lines)).group(1)
         base = f"https://127.0.0.1:{port}/"
@@ -70,6 +70,37 @@ def test_the_demo_runs_a_monitored_call(page, collector, tmp_path):
                          ("events/fabric/terminated", "fabricTerminated"), ("events/fabric/setup", "fabricSetup")):
             assert expected in kinds, (expected, kinds)
         assert errors == []
+        check_dashboard(page, base, app_id, read_key, conference, events)
     finally:
         demo.terminate()
         demo.wait(10)
+
+
+def check_dashboard(page, base, app_id, read_key, conference, events):
+    """The dashboard lists the call; its page shows the timeline and charts of the stored points."""
+    page.goto(f"{base}dashboard/#app={app_id}&key={read_key}")
+    page.wait_for_selector(f"text={conference}")
+    page.click(f"text={conference}")
+    page.wait_for_function("window.dashboard && window.dashboard.ready", timeout=30_000)
+    timeline = page.eval_on_selector_all("#timeline li", "items => items.map(li => li.dataset.path)")
+    assert timeline == [e["path"] for e in events] or len(timeline) >= len(events)
+    assert "events/fabric/setup" in timeline and "events/media/actions" in timeline
+    text = page.inner_text("#timeline")
+    for name in ("audioMute", "videoPause", "fabricHold", "screenShareStart", "fabricTerminated", "setup delay"):
+        assert name in text, name
+    setup = page.inner_text("#fabrics")
+    assert " ms" in setup and "established" in setup or "terminated" in setup
+    charts = page.evaluate("dashboard.charts")
+    assert {"bytesSent", "bytesReceived", "jitter", "roundTripTime", "framesPerSecond"} <= set(charts)
+    for field, chart in charts.items():
+        for stream in chart["streams"]:
+            # every stored point is plotted (a bitrate needs two of them)
+            expected = stream["stored"] - 1 if field in ("bytesSent", "bytesReceived") else stream["stored"]
+            assert stream["plotted"] == expected > 0, (field, stream)
+    page.set_viewport_size({"width": 1280, "height": 1400})
+    page.screenshot(path=str(ARTIFACTS / "conference.png"), full_page=True)
+
+    # a wrong read key shows an error and no data; so does another app's key (403)
+    page.goto(f"{base}dashboard/#app={app_id}&key=wrong")
+    page.wait_for_selector("#error:has-text('401')")
+    assert page.eval_on_selector_all("#conferences tbody tr", "rows => rows.length") == 0
