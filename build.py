@@ -73,7 +73,9 @@ STDLIB_DROP = [
     "profile.py", "pstats.py", "trace.py", "tabnanny.py", "_pyio.py", "idlelib", "tkinter",
     "turtledemo", "lib2to3", "ensurepip", "venv", "test", "statistics.py", "plistlib.py", "html",
     "argparse.py", "optparse.py", "getopt.py", "configparser.py", "bdb.py", "difflib.py", "modulefinder.py",
-    "wave.py", "ctypes", "_ast_unparse.py", "tracemalloc.py", "pprint.py",
+    "wave.py", "ctypes", "_ast_unparse.py", "tracemalloc.py", "pprint.py", "http/server.py", "socketserver.py",
+    "sched.py", "shelve.py", "timeit.py", "webbrowser.py", "cmd.py", "symtable.py", "filecmp.py", "fileinput.py",
+    "netrc.py", "getpass.py", "pty.py", "tty.py", "colorsys.py", "graphlib.py",
 ] + [f"encodings/{name}" for name in (
     # every codec but the ones a UTF-8 JSON client can meet
     "big5.py", "big5hkscs.py", "cp037.py", "cp1006.py", "cp1026.py", "cp1125.py", "cp1140.py", "cp1250.py",
