@@ -76,10 +76,11 @@ def h2load(clients: int, seconds: int, target: str, log: Path, *extra: str) -> s
 
 
 def latencies(log: Path) -> tuple[list[float], int]:
-    """(ms of each 200, count of other answers); requests cut off by the end of the run (-1) are neither."""
+    """(ms of each 200, count of other answers); requests cut off by the end of the run (h2load logs
+    them with status 0 or -1) are neither."""
     rows = [line.split("\t") for line in log.read_text().splitlines() if line.strip()]
     ok = [int(r[2]) / 1000 for r in rows if r[1] == "200"]
-    return ok, sum(1 for r in rows if r[1] not in ("200", "-1"))
+    return ok, sum(1 for r in rows if r[1] not in ("200", "0", "-1"))
 
 
 def summary(ok: list[float], seconds: int) -> dict:
