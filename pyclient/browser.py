@@ -7,7 +7,7 @@ import asyncio
 import json
 
 from js import Object  # type: ignore[import-not-found]
-from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
 
 from .api import Callstats
 
@@ -25,12 +25,6 @@ class BrowserPort:
 
     def call_soon(self, fn, *args) -> None:
         self.bridge.callSoon(fn, json.dumps(args))
-
-    def later(self, delay_ms: float, fn):
-        return self.bridge.later(delay_ms, create_once_callable(fn))
-
-    def cancel(self, handle) -> None:
-        self.bridge.cancel(handle)
 
     def watch_pc(self, pc_id: int, sink) -> dict:
         proxy = create_proxy(lambda event_json: sink(json.loads(event_json)))

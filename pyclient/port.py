@@ -18,11 +18,6 @@ class Port(Protocol):
     def call_soon(self, fn: Any, *args: Any) -> None:
         """Call a page function (a handle) asynchronously, catching whatever it throws."""
 
-    def later(self, delay_ms: float, fn: Callable[[], None]) -> Any:
-        """Run a Python callable after delay_ms; returns a handle for cancel()."""
-
-    def cancel(self, handle: Any) -> None: ...
-
     def watch_pc(self, pc_id: int, sink: Callable[[dict], None]) -> dict:
         """Send the pc's future events to sink; return what was recorded before.
 

@@ -254,12 +254,6 @@ import { META, VALIDATE } from "callstats-generated";
         }
       }, 0);
     },
-    later(ms, fn) {
-      return setTimeout(fn, ms);
-    },
-    cancel(handle) {
-      clearTimeout(handle);
-    },
     watch(id, sink) {
       const rec = recorders.get(id);
       const backlog = rec.backlog;

@@ -19,7 +19,6 @@ class FakePort:
         self.clock = start_ms
         self.called = []  # (fn, args) given to call_soon, in order
         self.logged = []
-        self.timers = []  # [due, fn]
         self.pcs = {}  # id -> {"initial": states, "backlog": [events]}
         self.sinks = {}
 
@@ -32,15 +31,6 @@ class FakePort:
 
     def call_soon(self, fn, *args) -> None:
         self.called.append((fn, args))
-
-    def later(self, delay_ms, fn):
-        timer = [self.clock + delay_ms, fn]
-        self.timers.append(timer)
-        return timer
-
-    def cancel(self, handle) -> None:
-        if handle in self.timers:
-            self.timers.remove(handle)
 
     def watch_pc(self, pc_id, sink):
         self.sinks[pc_id] = sink
@@ -96,12 +86,6 @@ class FakePort:
                 task.cancel()
 
         run_async(main())
-
-    def advance(self, ms: float) -> None:
-        self.clock += ms
-        for timer in sorted([t for t in self.timers if t[0] <= self.clock], key=lambda t: t[0]):
-            self.timers.remove(timer)
-            timer[1]()
 
     def pc_event(self, pc_id, kind, state, at=None) -> None:
         self.sinks[pc_id]({"t": self.clock if at is None else at, "kind": kind, "state": state})
