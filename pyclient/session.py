@@ -2,8 +2,9 @@
 and the poll loop that turns getStats() into csStatsCallback figures and uploads."""
 
 from typing import Optional
+from urllib.parse import quote
 
-from . import auth, models, privacy, stats
+from . import __version__, auth, models, privacy, stats
 from .fabric import Fabric
 from .transport import Transport, Urls
 
@@ -11,7 +12,7 @@ POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
 TICK_MS = 1000
 POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
-VERSION = "pyclient"
+VERSION = f"pyclient-{__version__}"  # the wire's callstatsVersion
 
 # sendFabricEvent value -> the event kind it is sent as (SPEC part 2)
 FABRIC_EVENT_KINDS = {
@@ -223,8 +224,8 @@ class Session:
         payload = {
             "connectionState": "online" if self.last_auth == "success" else "offline",
             "fabricState": "established" if any(f.connected_at for f, _ in entries) else "initializing",
-            "conferenceURL": f"{self.transport.urls.collector}dashboard/conference.html?app={self.app_id}"
-                             f"&conference={conference_id}",
+            "conferenceURL": f"{self.transport.urls.collector}dashboard/conference.html"
+                             f"?conference={quote(conference_id, safe='')}",
             "streams": {s["ssrc"]: s for s in streams},
             "mediaStreamTracks": streams,
             "timestamp": self.transport.now(),
