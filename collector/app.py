@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from urllib.parse import unquote
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Optional
@@ -81,8 +82,6 @@ class EncodedConferenceIDs:
     async def __call__(self, scope, receive, send):
         raw = scope.get("raw_path")
         if scope["type"] == "http" and raw and raw.startswith(b"/v1/apps/"):
-            from urllib.parse import unquote
-
             segments = raw.split(b"?", 1)[0].decode("latin-1").split("/")
             scope = {**scope, "path": "/".join(s if i == 5 else unquote(s) for i, s in enumerate(segments))}
         await self.app(scope, receive, send)

@@ -69,10 +69,18 @@ async def authorized_app(request: Request, app_id: int) -> dict:
     return app
 
 
-def check_origin(request: Request, app: dict) -> None:
+def refused_origin(request: Request, app: dict) -> Optional[str]:
+    """Why the request's Origin may not use this app (None: it may)."""
     origin = request.headers.get("origin")
     if origin and app["origins"] and origin not in app["origins"]:
-        raise ProtocolError(403, f"origin {origin} is not allowed for this app")
+        return f"origin {origin} is not allowed for this app"
+    return None
+
+
+def check_origin(request: Request, app: dict) -> None:
+    refusal = refused_origin(request, app)
+    if refusal:
+        raise ProtocolError(403, refusal)
 
 
 # ---- no token needed ----
@@ -93,9 +101,9 @@ async def authenticate(
         app = await state.store.app(app_id)
         if app is None:
             raise auth.AuthError(401, "invalid_client", f"unknown AppID {app_id}")
-        origin = request.headers.get("origin")
-        if origin and app["origins"] and origin not in app["origins"]:
-            raise auth.AuthError(403, "invalid_client", f"origin {origin} is not allowed for this app")
+        refusal = refused_origin(request, app)
+        if refusal:
+            raise auth.AuthError(403, "invalid_client", refusal)
         await auth.verify_code(state.store, app, user_id, code)
     except auth.AuthError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
