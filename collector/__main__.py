@@ -41,6 +41,8 @@ def build_parser() -> Parser:
     serve.add_argument("--burst", type=float, default=200.0, help="requests allowed at once per access token")
     serve.add_argument("--submission-interval", type=int, default=15000,
                        help="ms between a client's stats uploads (told in its access token)")
+    serve.add_argument("--token-lifetime", type=int, default=7200,
+                       help="seconds an access token is valid (clients renew it before it expires)")
 
     demo = commands.add_parser("demo", help="serve with a demo app: a real call at /demo/ (SQLite)")
     demo.add_argument("--host", default="127.0.0.1")
@@ -99,7 +101,7 @@ def demo(args, parser) -> int:
     print(f"demo: read API: {base}v1/apps/{app['appID']}/conferences  (Authorization: Bearer {app['readKey']})",
           flush=True)
     args.database_url, args.certfile, args.keyfile = None, None, None
-    args.workers, args.rate, args.burst, args.submission_interval = 1, 50.0, 200.0, 15000
+    args.workers, args.rate, args.burst, args.submission_interval, args.token_lifetime = 1, 50.0, 200.0, 15000, 7200
     return serve(args, parser, demo_app={"appID": app["appID"], "appSecret": app["appSecret"]})
 
 
@@ -124,7 +126,8 @@ def serve(args, parser, demo_app=None) -> int:
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
     if args.workers <= 1:
         app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst,
-                         submission_interval=args.submission_interval, demo_app=demo_app)
+                         submission_interval=args.submission_interval, token_lifetime=args.token_lifetime,
+                         demo_app=demo_app)
         asyncio.run(hypercorn_serve(app, config))
         return 0
     return _serve_workers(config, args, url)
@@ -144,7 +147,8 @@ def _serve_workers(config, args, url: str) -> int:
     asyncio.run(migrate_once())
     os.environ.update(COLLECTOR_DATABASE_URL=url, COLLECTOR_DIST=str(args.dist) if args.dist.is_dir() else "",
                       COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst),
-                      COLLECTOR_SUBMISSION_INTERVAL=str(args.submission_interval))
+                      COLLECTOR_SUBMISSION_INTERVAL=str(args.submission_interval),
+                      COLLECTOR_TOKEN_LIFETIME=str(args.token_lifetime))
     config.application_path = "collector.app:from_environment()"
     config.workers = args.workers
     return run(config)

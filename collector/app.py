@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from . import protocol, reading
+from . import auth, protocol, reading
 from .cors import AppCors
 from .limits import BodyLimit, RateLimiter, TooLarge, TooMany
 from .static import PrecompressedFiles
@@ -22,7 +22,8 @@ BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 
 def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
                body_limit: int = BODY_LIMIT, run_migrations: bool = True,
-               submission_interval: int = 15000, demo_app: Optional[dict] = None) -> FastAPI:
+               submission_interval: int = 15000, token_lifetime: int = auth.TOKEN_LIFETIME_S,
+               demo_app: Optional[dict] = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
@@ -36,6 +37,7 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     app = FastAPI(title="callstats collector", version="0.1.0", lifespan=lifespan)
     app.state.body_limit = body_limit
     app.state.submission_interval = submission_interval
+    app.state.token_lifetime = token_lifetime
     app.state.limiter = RateLimiter(rate, burst)
     app.include_router(protocol.router)
     app.include_router(reading.router)
@@ -62,7 +64,8 @@ def from_environment() -> FastAPI:
     dist = Path(env["COLLECTOR_DIST"]) if env.get("COLLECTOR_DIST") else None
     return create_app(env["COLLECTOR_DATABASE_URL"], dist=dist, rate=float(env["COLLECTOR_RATE"]),
                       burst=float(env["COLLECTOR_BURST"]), run_migrations=False,
-                      submission_interval=int(env["COLLECTOR_SUBMISSION_INTERVAL"]))
+                      submission_interval=int(env["COLLECTOR_SUBMISSION_INTERVAL"]),
+                      token_lifetime=int(env["COLLECTOR_TOKEN_LIFETIME"]))
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

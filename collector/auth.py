@@ -88,11 +88,11 @@ def _decode(code: str, key: str, algorithms: list[str], required: list[str]) -> 
 
 
 def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = None,
-          submission_interval_ms: int = SUBMISSION_INTERVAL_MS) -> dict:
+          submission_interval_ms: int = SUBMISSION_INTERVAL_MS, lifetime_s: int = TOKEN_LIFETIME_S) -> dict:
     """The /authenticate answer. Claims are what deployed clients read: appID as a number (the
     AppID is all digits), userID URL-encoded, expiry as an ISO date-time, submissionInterval."""
     now = time.time() if now is None else now
-    expires = int(now) + TOKEN_LIFETIME_S
+    expires = int(now) + lifetime_s
     claims = {
         "appID": app_id,
         "userID": quote(user_id, safe=""),
@@ -103,7 +103,7 @@ def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = No
         "exp": expires,
     }
     token = jwt.encode(claims, signing_key, algorithm="HS256")
-    return {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_LIFETIME_S}
+    return {"access_token": token, "token_type": "bearer", "expires_in": lifetime_s}
 
 
 def verify_access(header: Optional[str], signing_key: str) -> dict:

@@ -107,7 +107,8 @@ async def authenticate(
         await auth.verify_code(state.store, app, user_id, code)
     except auth.AuthError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
-    return auth.issue(app_id, user_id, state.signing_key, submission_interval_ms=state.submission_interval)
+    return auth.issue(app_id, user_id, state.signing_key, submission_interval_ms=state.submission_interval,
+                      lifetime_s=state.token_lifetime)
 
 
 @router.get("/clockSync")

@@ -15,6 +15,8 @@ from .protocol import ProtocolError
 
 router = APIRouter()
 Limit = Annotated[int, Query(ge=1, le=500)]
+# events and stats are listed by time; the cursor is the last row's "timestamp:id" (ids break ties)
+Cursor = Annotated[Optional[str], Query(max_length=64, pattern=r"^-?\d+(\.\d+)?(e[+-]?\d+)?:\d+$")]
 
 
 async def reader_app(request: Request, app_id: int) -> dict:
@@ -60,21 +62,32 @@ async def one_conference(request: Request, appID: int, confID: str,
 
 @router.get("/v1/apps/{appID}/conferences/{confID}/events")
 async def conference_events(request: Request, appID: int, confID: str, limit: Limit = 500,
-                            cursor: Annotated[int, Query(ge=0)] = 0,
+                            cursor: Cursor = None,
                             authorization: Annotated[Optional[str], Header()] = None):
     await reader_app(request, appID)
-    rows = await request.app.state.store.events_of(appID, unquote(confID), limit, cursor)
-    return page(rows, limit, lambda last: last["id"])
+    rows = await request.app.state.store.events_of(appID, unquote(confID), limit, after(cursor))
+    return page(rows, limit, time_cursor)
 
 
 @router.get("/v1/apps/{appID}/conferences/{confID}/stats")
 async def conference_stats(request: Request, appID: int, confID: str, limit: Limit = 500,
-                           cursor: Annotated[int, Query(ge=0)] = 0,
+                           cursor: Cursor = None,
                            series: Annotated[Optional[str], Query(max_length=64)] = None,
                            authorization: Annotated[Optional[str], Header()] = None):
     await reader_app(request, appID)
     store = request.app.state.store
     if series:
         return await store.series(appID, unquote(confID), series)
-    rows = await store.stats_of(appID, unquote(confID), limit, cursor)
-    return page(rows, limit, lambda last: last["id"])
+    rows = await store.stats_of(appID, unquote(confID), limit, after(cursor))
+    return page(rows, limit, time_cursor)
+
+
+def after(cursor: Optional[str]) -> Optional[tuple[float, int]]:
+    if cursor is None:
+        return None
+    timestamp, _, row_id = cursor.rpartition(":")
+    return float(timestamp), int(row_id)
+
+
+def time_cursor(last: dict) -> str:
+    return f"{last['timestamp']!r}:{last['id']}"

@@ -237,6 +237,25 @@ class Store:
     # ---- ingest ----
 
     async def join(self, app_id: int, conference_id: str, body: dict) -> str:
+        """A new member's ucID; a retried join (same itemID) gets the ucID it was given before."""
+        item_id = body.get("itemID")
+        if item_id:
+            async with self.engine.connect() as conn:
+                known = (await conn.execute(sa.select(events.c.uc_id).where(
+                    (events.c.app_id == app_id) & (events.c.item_id == item_id) & (events.c.path == "join")))).scalar()
+            if known:
+                return known
+        try:
+            return await self._join(app_id, conference_id, body)
+        except sa.exc.IntegrityError:  # the same join, stored by a concurrent retry a moment ago
+            async with self.engine.connect() as conn:
+                known = (await conn.execute(sa.select(events.c.uc_id).where(
+                    (events.c.app_id == app_id) & (events.c.item_id == item_id)))).scalar()
+            if known is None:
+                raise
+            return known
+
+    async def _join(self, app_id: int, conference_id: str, body: dict) -> str:
         uc_id = secrets.token_hex(12)
         now = body["timestamp"]
         async with self.engine.begin() as conn:
@@ -442,19 +461,27 @@ class Store:
         return {"conferenceID": conference_id, "start": head["start"], "end": head["end"],
                 "participants": [_participant(p, fabric_events) for p in people], "summary": summary}
 
-    async def events_of(self, app_id: int, conference_id: str, limit: int, after: int) -> list[dict]:
+    async def events_of(self, app_id: int, conference_id: str, limit: int,
+                        after: Optional[tuple[float, int]]) -> list[dict]:
+        """By time; `after` is the (timestamp, id) of the previous page's last row."""
+        where = (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
+        if after is not None:
+            where &= (events.c.timestamp > after[0]) | ((events.c.timestamp == after[0]) & (events.c.id > after[1]))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(events).where(
-                (events.c.app_id == app_id) & (events.c.conference_id == conference_id) & (events.c.id > after)
-            ).order_by(events.c.timestamp, events.c.id).limit(limit))).mappings().all()
+            rows = (await conn.execute(sa.select(events).where(where).order_by(
+                events.c.timestamp, events.c.id).limit(limit))).mappings().all()
         return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
                  "eventType": r["event_type"], "timestamp": r["timestamp"], "body": r["body"]} for r in rows]
 
-    async def stats_of(self, app_id: int, conference_id: str, limit: int, after: int) -> list[dict]:
+    async def stats_of(self, app_id: int, conference_id: str, limit: int,
+                        after: Optional[tuple[float, int]]) -> list[dict]:
+        """By time; `after` is the (timestamp, id) of the previous page's last row."""
+        where = (stats.c.app_id == app_id) & (stats.c.conference_id == conference_id)
+        if after is not None:
+            where &= (stats.c.timestamp > after[0]) | ((stats.c.timestamp == after[0]) & (stats.c.id > after[1]))
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(stats).where(
-                (stats.c.app_id == app_id) & (stats.c.conference_id == conference_id) & (stats.c.id > after)
-            ).order_by(stats.c.timestamp, stats.c.id).limit(limit))).mappings().all()
+            rows = (await conn.execute(sa.select(stats).where(where).order_by(
+                stats.c.timestamp, stats.c.id).limit(limit))).mappings().all()
         return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
                  "timestamp": r["timestamp"], "stats": r["stats"]} for r in rows]
 

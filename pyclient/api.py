@@ -193,13 +193,15 @@ class Callstats:
         if listener is not None:
             self.port.call_soon(listener, {"status": "failure", "msg": text, "message": text})
 
-    def goodbye(self) -> list[dict]:
-        """Keepalive requests for a page that is going away (never raises: it runs in pagehide)."""
+    def goodbye(self) -> dict:
+        """{requests: keepalive requests, forget: a stored record to remove once they all arrived}
+        for a page that is going away (never raises: it runs in pagehide)."""
+        nothing = {"requests": [], "forget": None}
         try:
-            return self.session.goodbye() if self.session else []
+            return self.session.goodbye() if self.session else nothing
         except Exception as exc:
             self._report_error(f"goodbye: internal error: {type(exc).__name__}: {exc}")
-            return []
+            return nothing
 
     def inspect(self) -> dict:
         """A plain snapshot of what Python holds (for tests and the demo's debug panel)."""
@@ -207,11 +209,19 @@ class Callstats:
         return {
             "version": self.version,
             "initialized": self.session is not None,
-            "fabrics": [f.describe() for f in self.fabrics.values()],
+            "fabrics": [{**f.describe(), "lastUploaded": _entries(transport and transport.acknowledged(
+                f.conference_id, f.connection_id))} for f in self.fabrics.values()],
             "pollMs": list(self.session.poll_ms) if self.session else [],
-            "transport": transport and {"queued": len(transport.queue), "sent": transport.sent,
-                                        "dropped": transport.dropped, "authenticated": transport.token is not None},
+            "transport": transport and {"queued": transport.queued, "bufferedBytes": transport.buffered,
+                                        "requests": transport.requests, "sent": transport.sent,
+                                        "queuedByKind": dict(transport.tally),
+                                        "dropped": transport.dropped, "droppedSamples": transport.dropped_samples,
+                                        "authenticated": transport.token is not None},
         }
+
+
+def _entries(sample):
+    return list(sample.values()) if sample else None
 
 
 def _plain(value):

@@ -42,13 +42,14 @@ class BrowserPort:
 
     async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
         answer = await self.bridge.request(method, url, json.dumps(headers), body, keepalive)
-        if answer is None:
+        if not isinstance(answer, str):  # the network failed (JS null arrives as jsnull, not None)
             return None
         data = json.loads(answer)
         return data["status"], data["headers"], data["text"]
 
     async def get_stats(self, pc_id: int):
-        return await self.bridge.stats(pc_id)
+        report = await self.bridge.stats(pc_id)
+        return report if isinstance(report, str) else None  # getStats() failed
 
     async def token_from(self, generator, force_new: bool) -> str:
         return str(await self.bridge.token(generator, force_new))
@@ -58,6 +59,16 @@ class BrowserPort:
 
     def endpoint_info(self) -> dict:
         return json.loads(self.bridge.endpointInfo())
+
+    def buffer_bytes(self):
+        value = self.bridge.bufferBytes
+        return int(value) if value else None
+
+    def stored(self, prefix: str) -> list[tuple[str, str]]:
+        return [tuple(pair) for pair in json.loads(self.bridge.stored(prefix))]
+
+    def store(self, key: str, value) -> None:
+        self.bridge.store(key, value)
 
     def collector_url(self) -> str:
         return str(self.bridge.collector)

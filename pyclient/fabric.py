@@ -33,7 +33,7 @@ class Fabric:
     on_change: Optional[Callable[[dict], None]] = None  # told of every state change, replayed ones too
     setup_sent: bool = False
     last_sample: Optional[dict] = None  # the last getStats() sample, by entry id
-    uploaded: Optional[dict] = None  # the last sample sent, which the next upload is a delta against
+    last_sample_bytes: int = 0  # its report's JSON length: what it holds of the send buffer
     last_upload_at: float = 0.0
     rtt: Optional[float] = None
     ssrc_users: dict = field(default_factory=dict)  # ssrc -> {userID, usageLabel} (associateMstWithUserID)
@@ -95,7 +95,6 @@ class Fabric:
             "timeline": list(self.timeline),
             "connectedAt": self.connected_at,
             "connectionID": self.connection_id,
-            "lastUploaded": list(self.uploaded.values()) if self.uploaded else None,
             "setupDelay": self.setup_delay,
             "terminated": self.terminated,
         }

@@ -5,7 +5,7 @@ methods. Values crossing it are plain Python data; JS objects (functions, pcs) s
 handles that only the port touches.
 """
 
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 
 class Port(Protocol):
@@ -47,6 +47,15 @@ class Port(Protocol):
 
     def endpoint_info(self) -> dict:
         """{type: "browser", buildName, buildVersion, os, osVersion, userAgent}"""
+
+    def buffer_bytes(self) -> Optional[int]:
+        """The page's bound of the send buffer (the script tag's data-buffer-bytes), if it set one."""
+
+    def stored(self, prefix: str) -> list[tuple[str, str]]:
+        """(key, value) of every localStorage entry whose key starts with prefix ([] if blocked)."""
+
+    def store(self, key: str, value) -> None:
+        """localStorage: set key to value (a string), or remove it (None); never raises."""
 
     def collector_url(self) -> str:
         """Where the collector is: the script's origin, or its data-collector attribute."""

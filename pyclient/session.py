@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from . import __version__, auth, models, privacy, stats
 from .fabric import Fabric
-from .transport import Transport, Urls
+from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
 TICK_MS = 1000
@@ -54,8 +54,15 @@ class Session:
         self.polling = False
         self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
         self.transport = Transport(port, self.app_id, self.user_id, Urls.of(port.collector_url(), proxy),
-                                   self._code, self._auth_outcome)
+                                   self._code, self._auth_outcome, buffer_bytes=port.buffer_bytes() or BUFFER_BYTES)
         self.transport.start()
+        self._adopt_unsent()
+
+    def _adopt_unsent(self) -> None:
+        """What an earlier page of this origin could not send (same app and user) goes first."""
+        for key, record in self.port.stored(f"{STORE_PREFIX}{self.app_id}."):
+            if self.transport.adopt(key, record):
+                self.port.store(key, None)
 
     # ---- auth ----
 
@@ -96,9 +103,9 @@ class Session:
             eventType="userDetails", userName=getattr(self.local_user, "userName", None),
             collectIP=self.config.collectIP), **stamp})
 
-    def send(self, conference_id: str, kind: str, body: dict) -> None:
+    def send(self, conference_id: str, kind: str, body: dict, **sample) -> None:
         self.join(conference_id)
-        self.transport.send(conference_id, kind, body)
+        self.transport.send(conference_id, kind, body, **sample)
 
     # ---- fabrics ----
 
@@ -152,17 +159,22 @@ class Session:
         self.send(fabric.conference_id, "events/fabric/terminated",
                   self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})))
 
-    def goodbye(self) -> list[dict]:
+    def goodbye(self) -> dict:
         """The page is closing: final stats, fabricTerminated for every live fabric and user/left
-        per conference, returned as keepalive requests for the loader to send at once."""
+        per conference, and whatever else is queued. Kept in localStorage for the next page, and
+        returned as keepalive requests for the loader to send at once; `forget` names the stored
+        record the loader may remove once every request was answered 200."""
         if self.config.disableBeforeUnloadHandler:
-            return []
+            return {"requests": [], "forget": None}
         conferences = {f.conference_id for f in self.fabrics.values() if not f.terminated}
         for fabric in [f for f in self.fabrics.values() if not f.terminated]:
             self.terminate(fabric)
         for conference_id in conferences:
             self.send(conference_id, "events/user/left", self.body(eventType="userLeft"))
-        return self.transport.drain_for_unload()
+        unload = self.transport.unload()
+        if unload.record is not None:
+            self.port.store(unload.key, unload.record)
+        return {"requests": unload.requests, "forget": unload.key if unload.complete else None}
 
     async def _alive_forever(self) -> None:
         while any(not f.terminated for f in self.fabrics.values()):
@@ -196,6 +208,7 @@ class Session:
             figures = stats.streams(fabric.last_sample, sample)
             fabric.last_sample = sample
             fabric.rtt = stats.pair_rtt_ms(sample)
+            fabric.last_sample_bytes = len(text)
             if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
                 self._upload(fabric, sample)
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
@@ -207,10 +220,9 @@ class Session:
         del self.poll_ms[:-POLL_HISTORY]
 
     def _upload(self, fabric: Fabric, sample: dict) -> None:
-        entries = stats.diff(fabric.uploaded, sample)
-        self.send(fabric.conference_id, "stats", self.fabric_body(
-            fabric, eventType="stats", stats=entries, delta=fabric.uploaded is not None))
-        fabric.uploaded = sample
+        # whole: the transport makes it a delta against what the collector has when it is sent
+        self.send(fabric.conference_id, "stats", self.fabric_body(fabric, eventType="stats"),
+                  sample=sample, size=fabric.last_sample_bytes)
         fabric.last_upload_at = self.port.now()
 
     def _report(self, conference_id: str, entries: list) -> None:

@@ -53,12 +53,21 @@ import { META, VALIDATE } from "callstats-generated";
     pcIds.set(pc, id);
     const rec = { pc, initial: statesOf(pc), backlog: [], sink: null };
     recorders.set(id, rec);
-    for (const kind of PC_EVENTS) {
-      pc.addEventListener(kind, () => {
-        const event = { t: now(), kind, state: pc[STATE_OF[kind]] };
-        if (rec.sink) deliver(rec.sink, event);
-        else rec.backlog.push(event);
-      });
+    const record = (kind, state) => {
+      const event = { t: now(), kind, state };
+      if (rec.sink) deliver(rec.sink, event);
+      else rec.backlog.push(event);
+    };
+    for (const kind of PC_EVENTS) pc.addEventListener(kind, () => record(kind, pc[STATE_OF[kind]]));
+    // close() fires no state change event (so says the spec): record it as one, so the fabric ends
+    const close = pc.close;
+    if (typeof close === "function") {
+      pc.close = function () {
+        const open = pc.signalingState !== "closed";
+        const result = close.apply(this, arguments);
+        if (open) record("connectionstatechange", "closed");
+        return result;
+      };
     }
     return id;
   }
@@ -242,6 +251,7 @@ import { META, VALIDATE } from "callstats-generated";
     now,
     clock: () => performance.now(),
     collector: (script && script.dataset.collector) || BASE.origin,
+    bufferBytes: (script && Number(script.dataset.bufferBytes)) || undefined,
     log(level, text) {
       (console[level] || console.log).call(console, "callstats: " + text);
     },
@@ -304,6 +314,27 @@ import { META, VALIDATE } from "callstats-generated";
         return crypto.randomUUID(); // storage blocked: a new id per page
       }
     },
+    // What a page could not send is kept here for the next page of this origin (pyclient.transport).
+    stored(prefix) {
+      const found = [];
+      try {
+        for (let i = 0; i < localStorage.length; i++) {
+          const key = localStorage.key(i);
+          if (key && key.startsWith(prefix)) found.push([key, localStorage.getItem(key)]);
+        }
+      } catch (err) {
+        // storage blocked: nothing kept
+      }
+      return JSON.stringify(found);
+    },
+    store(key, value) {
+      try {
+        if (value === null || value === undefined) localStorage.removeItem(key);
+        else localStorage.setItem(key, value);
+      } catch (err) {
+        console.warn("callstats: could not keep unsent items for the next page", err);
+      }
+    },
     endpointInfo() {
       const ua = navigator.userAgent;
       const build = /(Firefox|Edg|OPR|Chrome|Safari)\/([\d.]+)/.exec(ua) || [null, "unknown", ""];
@@ -316,13 +347,16 @@ import { META, VALIDATE } from "callstats-generated";
   // ---- the goodbye: final stats, fabricTerminated and user/left, sent with keepalive ----
   // Listeners, never the page's own onbeforeunload/onpagehide properties; pagehide also covers
   // mobile and the back/forward cache. Sending is idempotent (fabrics end once).
+  // Python also keeps it all in localStorage (delivery is not known); once every request was
+  // answered 200 that record can go.
   function goodbye() {
     if (!python) return;
     try {
-      for (const r of JSON.parse(python.goodbye())) {
+      const { requests, forget } = JSON.parse(python.goodbye());
+      const sent = requests.map((r) =>
         fetch(r.url, { method: "POST", headers: r.headers, body: r.body, keepalive: true, credentials: "omit" })
-          .catch(() => {});
-      }
+          .then((answer) => answer.ok, () => false));
+      if (forget) Promise.all(sent).then((oks) => oks.every(Boolean) && bridge.store(forget, null));
     } catch (err) {
       console.warn("callstats: goodbye failed", err);
     }

@@ -158,6 +158,43 @@ def test_pagination_and_time_filters(collector):
         assert [c["conferenceID"] for c in window] == ["page-3", "page-2", "page-1"]
 
 
+def test_a_retried_join_is_the_same_member(collector):
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        url = f"/v1/apps/{app['appID']}/conferences/retried"
+        first = client.post(url, headers=headers, json=body(itemID="join-1")).json()["ucID"]
+        again = client.post(url, headers=headers, json=body(itemID="join-1")).json()["ucID"]
+        other = client.post(url, headers=headers, json=body(itemID="join-2")).json()["ucID"]
+        assert first == again != other
+        detail = client.get(url, headers=reader(app)).json()
+        assert sorted(p["ucID"] for p in detail["participants"]) == sorted([first, other])
+
+
+def test_events_page_by_time_even_when_they_arrive_late(collector):
+    """Events sent after an outage arrive after newer ones: paging by time still sees each once."""
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        base = f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/events/user/alive"
+        for t in (5000, 1000, 4000, 2000, 2000, 3000):  # arrival order differs from time order
+            assert client.post(base, headers=headers, json=body(timestamp=1_700_000_000_000 + t)).status_code == 200
+        seen, cursor = [], None
+        while True:
+            answer = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app),
+                                params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert answer.status_code == 200, answer.text
+            seen += [e["timestamp"] - 1_700_000_000_000 for e in answer.json() if e["path"] != "join"]
+            cursor = answer.headers.get("x-next-cursor")
+            if not cursor:
+                break
+        assert seen == [1000, 2000, 2000, 3000, 4000, 5000]
+        bad = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app),
+                         params={"cursor": "yesterday"})
+        assert bad.status_code == 400 and "cursor" in bad.json()["msg"]
+
+
 def test_cors_answers_only_allowed_origins(collector):
     app = collector.app("https://good.example")
     open_app = collector.app()

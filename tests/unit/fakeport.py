@@ -21,6 +21,8 @@ class FakePort:
         self.logged = []
         self.pcs = {}  # id -> {"initial": states, "backlog": [events]}
         self.sinks = {}
+        self.storage = {}  # localStorage
+        self.buffer = 1 << 20
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -65,6 +67,18 @@ class FakePort:
 
     def endpoint_info(self) -> dict:
         return {"type": "browser", "buildName": "Chrome", "buildVersion": "156", "os": "Linux"}
+
+    def buffer_bytes(self) -> int:
+        return self.buffer
+
+    def stored(self, prefix):
+        return [(k, v) for k, v in self.storage.items() if k.startswith(prefix)]
+
+    def store(self, key, value) -> None:
+        if value is None:
+            self.storage.pop(key, None)
+        else:
+            self.storage[key] = value
 
     def collector_url(self) -> str:
         return "https://collector.test/"

@@ -1,0 +1,271 @@
+"""Nothing lost (issue: the transport): real Chromium, a real call, a real collector that this test
+stops, restarts, answers 429 in front of, or whose answer it loses, and tokens that expire."""
+
+import json
+import time
+import uuid
+from collections import Counter
+from urllib.parse import quote
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..servers import run_cli, start_collector
+from .call_page import LOOPBACK_CALL
+
+# A call page whose collector is in the page URL (?c=), so a test can point it at its own collector.
+# ?conference= starts a 2-pc call; without it the page only initializes (a later visit of the site).
+PAGE = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
+<script>
+const params = new URLSearchParams(location.search);
+const tag = document.createElement("script");
+tag.src = params.get("c") + "callstats.js";
+tag.onload = start;
+document.body.appendChild(tag);
+window.seen = { init: [], forceNew: [] };
+window.pcs = [];
+function start() {
+  const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+  const secret = app.tokens
+    ? (forceNew, callback) => { seen.forceNew.push(forceNew); callback(null, app.tokens[seen.forceNew.length - 1]); }
+    : app.appSecret;
+  callstats.initialize(app.appID, secret, "alice", (status, msg) => seen.init.push([status, msg]), null, {});
+  const conference = params.get("conference");
+  if (!conference) return;
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  pcs.push(pc1, pc2);
+  callstats.addNewFabric(pc1, "bob", "multiplex", conference);
+  callstats.addNewFabric(pc2, "alice-remote", "multiplex", conference);
+  loopbackCall(pc1, pc2, true);
+}
+function hangUp() { pcs.forEach((pc) => pc.close()); }
+</script></body></html>"""
+
+
+@pytest.fixture
+def own_collector(collector, dist, tmp_path):
+    """start(port=0, *extra) -> a collector of this test's own (restartable on its port, same data),
+    with the certificate Chromium trusts."""
+    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
+            "--keyfile", str(collector.data_dir / "collector-key.pem"))
+    started = []
+
+    def start(port=0, *extra):
+        server = start_collector(tmp_path / "data", dist=dist, port=port,
+                                 extra=(*cert, "--submission-interval", "2000", *extra))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def open_page(page, serve_page, server, app, conference=None):
+    query = f"?c={quote(server.url)}" + (f"&conference={conference}" if conference else "")
+    page.goto(serve_page("transport.html", PAGE) + query + "#" + quote(json.dumps(app)))
+    page.wait_for_function("window.callstats && seen.init.length", timeout=90_000)
+    page.evaluate("callstats.ready")
+
+
+def transport(page) -> dict:
+    return page.evaluate("callstats._inspect().transport")
+
+
+def read_all(server, app, conference, what) -> list:
+    with httpx.Client(http2=True, verify=False, base_url=server.url) as client:
+        answer = client.get(f"/v1/apps/{app['appID']}/conferences/{quote(conference, safe='')}/{what}",
+                            headers={"Authorization": f"Bearer {app['readKey']}"}, params={"limit": 500})
+        assert answer.status_code == 200 and "x-next-cursor" not in answer.headers
+        return answer.json()
+
+
+def stored_by_kind(server, app, conference) -> Counter:
+    events = read_all(server, app, conference, "events")
+    return Counter(e["path"] for e in events) + Counter(s["path"] for s in read_all(server, app, conference, "stats"))
+
+
+def hang_up_and_drain(page):
+    """End the call (terminated events, final stats), then wait until the queue is empty."""
+    page.evaluate("hangUp()")
+    page.wait_for_function("(() => { const t = callstats._inspect().transport;"
+                           " return t.queued === 0 && t.queuedByKind['events/fabric/terminated'] === 2; })()",
+                           timeout=120_000)
+
+
+def assert_all_stored_once(page, server, app, conference):
+    state = page.evaluate("callstats._inspect()")
+    client = state["transport"]
+    assert client["dropped"] == 0 and client["droppedSamples"] == 0
+    assert stored_by_kind(server, app, conference) == Counter(client["queuedByKind"])
+    # the values rebuilt from the deltas are the last sample the client had acknowledged
+    stats = read_all(server, app, conference, "stats")
+    for fabric in state["fabrics"]:
+        mine = [s["stats"] for s in stats if s["connectionID"] == fabric["connectionID"]]
+        assert sorted(mine[-1], key=lambda e: e["id"]) == sorted(fabric["lastUploaded"], key=lambda e: e["id"])
+    return stats
+
+
+def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, serve_page, own_collector):
+    server = own_collector()
+    app = run_cli("apps", "create", "--name", "outage", "--data-dir", str(server.data_dir))
+    conference = f"outage-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    console = []
+    page.on("console", lambda m: console.append((time.time(), m.type, m.text)))
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_timeout(15_000)
+
+    before = transport(page)["requests"]
+    stopped_at = time.time()
+    server.stop()
+    page.wait_for_timeout(30_000)
+    during = transport(page)["requests"] - before
+    restarted_at = time.time()
+    server = own_collector(int(server.url.rsplit(":", 1)[1].strip("/")))
+    page.wait_for_timeout(15_000)
+    hang_up_and_drain(page)
+
+    stats = assert_all_stored_once(page, server, app, conference)
+    assert during <= 12, during
+    noise = [c for c in console if stopped_at <= c[0] <= restarted_at and c[1] in ("error", "warning")]
+    assert len(noise) <= 12, noise
+    # the samples taken during the outage are all there: no hole in any fabric's series
+    for connection in {s["connectionID"] for s in stats}:
+        times = [s["timestamp"] for s in stats if s["connectionID"] == connection]
+        assert len(times) >= 25 and max(b - a for a, b in zip(times, times[1:])) < 5000, times
+    context.close()
+
+
+def test_429_with_retry_after_is_waited_and_loses_nothing(browser, serve_page, own_collector, app_origin):
+    server = own_collector()
+    app = run_cli("apps", "create", "--name", "busy", "--data-dir", str(server.data_dir))
+    conference = f"busy-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    window = {"until": 0.0}
+    refused = []
+
+    def busy(route):
+        if route.request.method == "POST" and time.time() < window["until"]:
+            refused.append(time.time())
+            route.fulfill(status=429, headers={
+                "Retry-After": "5", "Access-Control-Allow-Origin": app_origin.url.rstrip("/"),
+                "Access-Control-Expose-Headers": "retry-after", "Content-Type": "application/json"},
+                body='{"status": "error", "msg": "slow down"}')
+            return
+        route.fallback()
+
+    page.route(f"{server.url}v1/apps/**", busy)
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_timeout(6_000)
+    window["until"] = time.time() + 20
+    page.wait_for_timeout(25_000)
+    hang_up_and_drain(page)
+
+    assert_all_stored_once(page, server, app, conference)
+    assert 2 <= len(refused) <= 5, refused  # 20 s, told to wait 5 s each time
+    gaps = [b - a for a, b in zip(refused, refused[1:])]
+    assert all(gap >= 4.8 for gap in gaps), gaps
+    context.close()
+
+
+def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_collector, tmp_path):
+    server = own_collector(0, "--token-lifetime", "20")  # renewed 10 s after it is issued
+    app = run_cli("apps", "create", "--name", "tokens", "--data-dir", str(server.data_dir))
+    key = ec.generate_private_key(ec.SECP256R1())
+    public = tmp_path / "key.pem"
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    run_cli("apps", "add-key", "--app", str(app["appID"]), "--key-id", "k1", "--public-key", str(public),
+            "--data-dir", str(server.data_dir))
+    now = int(time.time())
+    # the app's own server would sign these on demand; each use needs a fresh one (jti)
+    app["tokens"] = [jwt.encode({"appID": app["appID"], "userID": "alice", "keyID": "k1", "iat": now,
+                                 "exp": now + 600, "jti": uuid.uuid4().hex}, key, algorithm="ES256")
+                     for _ in range(12)]
+    conference = f"tokens-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_timeout(35_000)
+    hang_up_and_drain(page)
+
+    assert_all_stored_once(page, server, app, conference)
+    asked = page.evaluate("seen.forceNew")
+    assert asked[0] is False and len(asked) >= 3 and all(asked[1:]), asked
+    assert [status for status, _ in page.evaluate("seen.init")] == ["success"]
+    context.close()
+
+
+def test_what_a_page_could_not_send_arrives_once_with_the_next_page(browser, serve_page, own_collector):
+    server = own_collector()
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    app = run_cli("apps", "create", "--name", "unreachable", "--data-dir", str(server.data_dir))
+    conference = f"unreachable-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_function("callstats._inspect().transport.sent >= 6", timeout=60_000)
+    server.stop()
+    page.wait_for_timeout(8_000)  # stats pile up meanwhile
+    page.close(run_before_unload=True)
+
+    server = own_collector(port)
+    assert [e["path"] for e in read_all(server, app, conference, "events")].count("events/fabric/terminated") == 0
+    later = context.new_page()
+    later.goto(serve_page("transport.html", PAGE) + "#check")
+    assert later.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('callstats.unsent.')).length") >= 1
+    open_page(later, serve_page, server, app)  # the same site, the same app and user, no call
+    later.wait_for_function("callstats._inspect().transport.sent >= 1 && callstats._inspect().transport.queued === 0",
+                            timeout=60_000)
+
+    events = read_all(server, app, conference, "events")
+    paths = Counter(e["path"] for e in events)
+    assert paths["events/fabric/terminated"] == 2 and paths["events/user/left"] == 1 and paths["join"] == 1
+    assert len({e["body"]["itemID"] for e in events}) == len(events)
+    stats = read_all(server, app, conference, "stats")
+    for connection in {s["connectionID"] for s in stats}:
+        times = [s["timestamp"] for s in stats if s["connectionID"] == connection]
+        assert len(times) == len(set(times)) and max(b - a for a, b in zip(times, times[1:])) < 5000, times
+    assert later.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('callstats.unsent.')).length") == 0
+    context.close()
+
+
+def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_collector):
+    server = own_collector()
+    app = run_cli("apps", "create", "--name", "lost", "--data-dir", str(server.data_dir))
+    conference = f"lost-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context(ignore_https_errors=True)  # route.fetch goes from Playwright itself
+    page = context.new_page()
+    posted = []
+
+    def lose_first_stats_answer(route):
+        request = route.request
+        if request.method != "POST" or not request.url.endswith(("/stats", "/batch")):
+            route.fallback()
+            return
+        posted.append(json.loads(request.post_data))
+        if len(posted) == 1:
+            route.fetch()  # the collector stores it...
+            route.abort("connectionreset")  # ...and its answer never reaches the page
+            return
+        route.fallback()
+
+    page.route(f"{server.url}v1/apps/**", lose_first_stats_answer)
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_function("(callstats._inspect().transport.queuedByKind.stats || 0) >= 6", timeout=60_000)
+    hang_up_and_drain(page)
+
+    ids = [item_ids(p) for p in posted]
+    assert ids[0] and set(ids[0]) <= set(ids[1])  # the same items went again
+    assert_all_stored_once(page, server, app, conference)
+    context.close()
+
+
+def item_ids(posted: dict) -> list:
+    return [i["body"]["itemID"] for i in posted["items"]] if "items" in posted else [posted["itemID"]]
