@@ -2,10 +2,11 @@
 
 One app never sees another's data: the read key names the app, and it must be the app in the path.
 Lists are paginated: ?limit= (at most 500) and ?cursor= (from the X-Next-Cursor header of the
-previous page); conferences can be filtered by time (?since=&until=, ms).
+previous page); conferences can be filtered by time (?since=&until=, ms), by part of their ID (?q=)
+and by their worst quality (?quality=poor: poor or worse).
 """
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Header, Query, Request
@@ -41,9 +42,12 @@ async def list_conferences(request: Request, appID: int, limit: Limit = 50,
                            cursor: Annotated[Optional[float], Query()] = None,
                            since: Annotated[Optional[float], Query()] = None,
                            until: Annotated[Optional[float], Query()] = None,
+                           q: Annotated[Optional[str], Query(max_length=512)] = None,
+                           quality: Optional[Literal["bad", "poor", "fair", "good", "excellent"]] = None,
                            authorization: Annotated[Optional[str], Header()] = None):
+    """?q= part of the conference ID; ?quality=poor: only those whose worst quality was poor or worse."""
     await reader_app(request, appID)
-    rows = await request.app.state.store.conferences(appID, limit, cursor, since, until)
+    rows = await request.app.state.store.conferences(appID, limit, cursor, since, until, q, quality)
     out = [{"conferenceID": r["conference_id"], "start": r["start"], "end": r["end"],
             "participants": r["participants"], "fabrics": r["fabrics"], "failures": r["failures"],
             "worstQuality": r.get("worstQuality")} for r in rows]

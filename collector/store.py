@@ -16,6 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from pyclient import stats as client_stats
+from pyclient.quality import ORDER
+
 metadata = sa.MetaData()
 
 settings = sa.Table(  # the collector's own secrets, shared by every worker through the database
@@ -63,6 +66,8 @@ conferences = sa.Table(
     sa.Column("conference_id", sa.String(512), primary_key=True),
     sa.Column("start", sa.Float, nullable=False),
     sa.Column("end", sa.Float, nullable=False),
+    # the worst quality any stream had over an interval: an index into pyclient.quality.ORDER
+    sa.Column("worst_quality", sa.SmallInteger),  # revision 0002
     sa.Index("conferences_by_time", "app_id", "start"),
 )
 events = sa.Table(
@@ -355,22 +360,29 @@ class Store:
         items = await self._not_stored_yet(conn, items)
         states = await self._states(conn, {(w["uc_id"], w["connection_id"] or "") for w, b in items
                                            if w["path"] == "stats"})
-        rows, points, touched = [], [], set()
+        rows, points, touched, worst = [], [], set(), {}
         for where, body in items:
             entries = body["stats"] if isinstance(body["stats"], list) else [body["stats"]]
+            figures = {}
             if where["path"] == "stats":
                 key = (where["uc_id"], where["connection_id"] or "")
-                entries = rebuild(states.get(key) if body.get("delta") else None, entries)
+                previous = states.get(key)
+                entries = rebuild(previous if body.get("delta") else None, entries)
+                figures = stream_figures(previous, entries)
                 states[key] = entries
                 touched.add(key)
             rows.append({**where, "stats": entries})
-            points += [
-                dict(app_id=where["app_id"], conference_id=where["conference_id"], uc_id=where["uc_id"],
-                     connection_id=where["connection_id"], ssrc=str(e.get("ssrc")), kind=e["type"],
-                     timestamp=where["timestamp"],
-                     values={k: v for k, v in e.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-                for e in entries if e.get("type") in RTP_KINDS and e.get("ssrc") is not None
-            ]
+            for entry in entries:
+                if entry.get("type") not in RTP_KINDS or entry.get("ssrc") is None:
+                    continue
+                values = {k: v for k, v in entry.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                values.update(figures.get((entry["type"], str(entry["ssrc"])), {}))
+                points.append(dict(app_id=where["app_id"], conference_id=where["conference_id"], uc_id=where["uc_id"],
+                                   connection_id=where["connection_id"], ssrc=str(entry["ssrc"]), kind=entry["type"],
+                                   timestamp=where["timestamp"], values=values))
+                if "csioQuality" in values:
+                    conference = (where["app_id"], where["conference_id"])
+                    worst[conference] = min(worst.get(conference, len(ORDER)), values["csioQuality"])
         if rows:
             await conn.execute(stats.insert(), rows)
         if points:
@@ -381,6 +393,11 @@ class Store:
             await conn.execute(upsert.on_conflict_do_update(index_elements=["uc_id", "connection_id"],
                                                             set_={"state": upsert.excluded.state}),
                                [{"uc_id": u, "connection_id": c, "state": states[(u, c)]} for u, c in touched])
+        for (app_id, conference_id), rank in worst.items():
+            await conn.execute(conferences.update().where(
+                (conferences.c.app_id == app_id) & (conferences.c.conference_id == conference_id)
+                & ((conferences.c.worst_quality > rank) | conferences.c.worst_quality.is_(None))
+            ).values(worst_quality=rank))
 
     async def _not_stored_yet(self, conn, items: list) -> list:
         """Drop retries of samples already stored (same itemID), and repeats within the batch."""
@@ -418,8 +435,15 @@ class Store:
     # ---- reading ----
 
     async def conferences(self, app_id: int, limit: int, before: Optional[float], since: Optional[float],
-                          until: Optional[float]) -> list[dict]:
+                          until: Optional[float], contains: Optional[str] = None,
+                          quality_at_most: Optional[str] = None) -> list[dict]:
+        """Newest first; `contains`: part of the conference ID; `quality_at_most`: only those whose
+        worst quality was this or worse."""
         query = sa.select(conferences).where(conferences.c.app_id == app_id)
+        if contains:
+            query = query.where(conferences.c.conference_id.contains(contains, autoescape=True))
+        if quality_at_most:
+            query = query.where(conferences.c.worst_quality <= ORDER.index(quality_at_most))
         if before is not None:
             query = query.where(conferences.c.start < before)
         if since is not None:
@@ -429,19 +453,32 @@ class Store:
         query = query.order_by(conferences.c.start.desc()).limit(limit)
         async with self.engine.connect() as conn:
             rows = [dict(r) for r in (await conn.execute(query)).mappings().all()]
-            for row in rows:
-                row.update(await self._summary(conn, app_id, row["conference_id"]))
+            summaries = await self._summaries(conn, app_id, [r["conference_id"] for r in rows])
+        for row in rows:
+            row.update(summaries[row["conference_id"]])
+            row["worstQuality"] = ORDER[row["worst_quality"]] if row["worst_quality"] is not None else None
         return rows
 
-    async def _summary(self, conn, app_id: int, conference_id: str) -> dict:
-        where = (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
-        participants = (await conn.execute(sa.select(sa.func.count()).select_from(members).where(
-            (members.c.app_id == app_id) & (members.c.conference_id == conference_id)))).scalar()
-        fabrics = (await conn.execute(sa.select(sa.func.count(sa.distinct(events.c.connection_id))).where(
-            where & (events.c.path == "events/fabric/setup")))).scalar()
-        failures = (await conn.execute(sa.select(sa.func.count()).where(
-            where & (events.c.path == "events/fabric/setupfailed")))).scalar()
-        return {"participants": participants, "fabrics": fabrics, "failures": failures}
+    async def _summaries(self, conn, app_id: int, conference_ids: list[str]) -> dict[str, dict]:
+        """Participants, fabrics (set up) and setup failures of each conference: three grouped
+        queries for a whole page of the list, whatever its length."""
+        out = {c: {"participants": 0, "fabrics": 0, "failures": 0} for c in conference_ids}
+        if not conference_ids:
+            return out
+        in_events = (events.c.app_id == app_id) & events.c.conference_id.in_(conference_ids)
+        queries = {
+            "participants": sa.select(members.c.conference_id, sa.func.count()).where(
+                (members.c.app_id == app_id) & members.c.conference_id.in_(conference_ids)
+            ).group_by(members.c.conference_id),
+            "fabrics": sa.select(events.c.conference_id, sa.func.count(sa.distinct(events.c.connection_id))).where(
+                in_events & (events.c.path == "events/fabric/setup")).group_by(events.c.conference_id),
+            "failures": sa.select(events.c.conference_id, sa.func.count()).where(
+                in_events & (events.c.path == "events/fabric/setupfailed")).group_by(events.c.conference_id),
+        }
+        for name, query in queries.items():
+            for conference_id, count in (await conn.execute(query)).all():
+                out[conference_id][name] = count
+        return out
 
     async def conference(self, app_id: int, conference_id: str) -> Optional[dict]:
         async with self.engine.connect() as conn:
@@ -457,7 +494,8 @@ class Store:
                 (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
                 & events.c.path.in_(["events/fabric/setup", "events/fabric/terminated",
                                      "events/fabric/setupfailed"])).order_by(events.c.timestamp))).all()
-            summary = await self._summary(conn, app_id, conference_id)
+            summary = (await self._summaries(conn, app_id, [conference_id]))[conference_id]
+            summary["worstQuality"] = ORDER[head["worst_quality"]] if head["worst_quality"] is not None else None
         return {"conferenceID": conference_id, "start": head["start"], "end": head["end"],
                 "participants": [_participant(p, fabric_events) for p in people], "summary": summary}
 
@@ -499,6 +537,22 @@ class Store:
                 stream["timestamps"].append(r["timestamp"])
                 stream["values"].append(r["values"][field])
         return [s for s in streams.values() if s["values"]]
+
+
+def stream_figures(previous: Optional[list], current: list) -> dict[tuple, dict]:
+    """(type, ssrc) -> the quality figures of the interval between two stored samples, worked out
+    by the client's own code (pyclient.stats), so the dashboard and csStatsCallback agree."""
+    if not previous:
+        return {}
+    figures = {}
+    for stream in client_stats.streams({e["id"]: e for e in previous}, {e["id"]: e for e in current}):
+        values = {}
+        if stream["mos"] is not None:
+            values["csioMos"] = stream["mos"]
+        if stream["quality"] in ORDER:
+            values["csioQuality"] = ORDER.index(stream["quality"])
+        figures[(stream["statsType"], stream["ssrc"])] = values
+    return figures
 
 
 def rebuild(previous: Optional[list], entries: list[dict]) -> list[dict]:

@@ -13,6 +13,7 @@ CODECS = {"opus": (0.0, 20.0), "pcmu": (0.0, 4.3), "pcma": (0.0, 4.3), "g722": (
 DEFAULT_CODEC = "opus"
 
 RATINGS = [(4.3, "excellent"), (4.0, "good"), (3.6, "fair"), (3.1, "poor")]
+ORDER = ("bad", "poor", "fair", "good", "excellent")  # worst first: a rating's rank is its index
 
 
 def r_factor(rtt_ms: float, jitter_buffer_ms: float, loss: float, codec: str = DEFAULT_CODEC) -> float:
@@ -50,6 +51,11 @@ def rating_of_mos(value: Optional[float]) -> str:
         if value >= threshold:
             return name
     return "bad"
+
+
+def worst(ratings: list[str]) -> str:
+    known = [r for r in ratings if r in ORDER]
+    return min(known, key=ORDER.index) if known else "unknown"
 
 
 def video_rating(loss: Optional[float], rtt_ms: Optional[float], fps: Optional[float],

@@ -4,7 +4,7 @@ and the poll loop that turns getStats() into csStatsCallback figures and uploads
 from typing import Optional
 from urllib.parse import quote
 
-from . import __version__, auth, models, privacy, stats
+from . import __version__, auth, models, privacy, quality, stats
 from .fabric import Fabric
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
@@ -244,7 +244,7 @@ class Session:
             "conferenceID": conference_id,
             "fabrics": [{"fabricID": f.connection_id, "remoteUserID": _user_text(f.remote_user_id),
                          "state": "established" if f.connected_at else "initializing", "rtt": f.rtt,
-                         "quality": _worst([s["quality"] for s in figures])} for f, figures in entries],
+                         "quality": quality.worst([s["quality"] for s in figures])} for f, figures in entries],
         }
         for callback in (self.on_stats, self.listeners.get("stats")):
             if callback is not None:
@@ -254,8 +254,3 @@ class Session:
 def _user_text(user) -> str:
     return user if isinstance(user, str) else (user or {}).get("aliasName", "")
 
-
-def _worst(ratings: list[str]) -> str:
-    order = ["bad", "poor", "fair", "good", "excellent"]
-    known = [r for r in ratings if r in order]
-    return min(known, key=order.index) if known else "unknown"

@@ -80,6 +80,8 @@ def check_dashboard(page, base, app_id, read_key, conference, events):
     """The dashboard lists the call; its page shows the timeline and charts of the stored points."""
     page.goto(f"{base}dashboard/#app={app_id}&key={read_key}")
     page.wait_for_selector(f"text={conference}")
+    row = page.inner_text(f"#conferences tbody tr:has-text('{conference}')")
+    assert any(rating in row for rating in ("excellent", "good", "fair", "poor", "bad")), row  # worst quality
     page.click(f"text={conference}")
     page.wait_for_function("window.dashboard && window.dashboard.ready", timeout=30_000)
     timeline = page.eval_on_selector_all("#timeline li", "items => items.map(li => li.dataset.path)")
@@ -91,7 +93,7 @@ def check_dashboard(page, base, app_id, read_key, conference, events):
     setup = page.inner_text("#fabrics")
     assert " ms" in setup and "established" in setup or "terminated" in setup
     charts = page.evaluate("dashboard.charts")
-    assert {"bytesSent", "bytesReceived", "jitter", "roundTripTime", "framesPerSecond"} <= set(charts)
+    assert {"bytesSent", "bytesReceived", "jitter", "roundTripTime", "framesPerSecond", "csioMos"} <= set(charts)
     for field, chart in charts.items():
         for stream in chart["streams"]:
             # every stored point is plotted (a bitrate needs two of them)

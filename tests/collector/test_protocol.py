@@ -1,5 +1,7 @@
 """Every endpoint of SPEC part 2 against the running collector, over TLS with an HTTP/2 client."""
 
+import uuid
+
 import pytest
 
 from pyclient import wire as models
@@ -156,6 +158,35 @@ def test_pagination_and_time_filters(collector):
         window = client.get(f"/v1/apps/{app['appID']}/conferences", headers=reader(app),
                             params={"since": 1_001_000, "until": 1_003_000}).json()
         assert [c["conferenceID"] for c in window] == ["page-3", "page-2", "page-1"]
+
+
+def audio_in(t, received, lost, jitter):
+    return [{"id": "i1", "type": "inbound-rtp", "kind": "audio", "ssrc": 9, "timestamp": t,
+             "packetsReceived": received, "packetsLost": lost, "jitter": jitter, "bytesReceived": received * 100}]
+
+
+def test_quality_is_worked_out_at_ingest_for_charts_and_the_list(collector):
+    """MOS and rating per interval, by the client's own code, in the series and the conference list."""
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers, conference=f"quality-{uuid.uuid4().hex[:6]}")
+        clean, lossy = audio_in(1000, 500, 0, 0.002), audio_in(6000, 1000, 0, 0.002)
+        worse = audio_in(11000, 1250, 250, 0.03)  # half of the interval's packets lost
+        base = f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/stats"
+        for n, entries in enumerate((clean, lossy, worse)):
+            answer = client.post(base, headers=headers, json=fabric(stats=entries, timestamp=1_700_000_000_000 + n))
+            assert answer.status_code == 200, answer.text
+        url = f"/v1/apps/{app['appID']}/conferences"
+        (mos,) = client.get(f"{url}/{conference}/stats", params={"series": "csioMos"}, headers=reader(app)).json()
+        assert len(mos["values"]) == 2 and mos["values"][0] > 4.3 > 3.1 > mos["values"][1]  # excellent, then bad
+        listed = client.get(url, params={"q": conference}, headers=reader(app)).json()
+        assert [(c["conferenceID"], c["worstQuality"]) for c in listed] == [(conference, "bad")]
+        assert client.get(url, params={"q": conference, "quality": "bad"}, headers=reader(app)).json() == listed
+        detail = client.get(f"{url}/{conference}", headers=reader(app)).json()
+        assert detail["summary"]["worstQuality"] == "bad"
+        refused = client.get(url, params={"quality": "awful"}, headers=reader(app))
+        assert refused.status_code == 400 and "quality" in refused.json()["msg"]
 
 
 def test_a_retried_join_is_the_same_member(collector):

@@ -41,17 +41,18 @@ const dashboard = (() => {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       remember(form.app.value.trim(), form.key.value.trim());
-      showList(form.filter.value.trim());
+      showList({ q: form.filter.value.trim(), quality: form.quality.value, failed: form.failed.checked });
     });
-    if (creds.app && creds.key) await showList("");
+    if (creds.app && creds.key) await showList({});
   }
 
-  async function showList(filter) {
+  // Filters by ID and quality are the collector's (all conferences); "with failures" narrows the page.
+  async function showList({ q = "", quality = "", failed = false }) {
     $("error").textContent = "";
     const started = performance.now();
     try {
-      const { data, next } = await api("conferences", { limit: 200 });
-      const rows = data.filter((c) => !filter || c.conferenceID.includes(filter)).map((c) => {
+      const { data, next } = await api("conferences", { limit: 200, ...(q && { q }), ...(quality && { quality }) });
+      const rows = data.filter((c) => !failed || c.failures).map((c) => {
         const link = `conference.html?conference=${encodeURIComponent(c.conferenceID)}`;
         return `<tr><td><a href="${link}">${esc(c.conferenceID)}</a></td>${cell(time(c.start))}` +
           `${cell(duration(c.end - c.start), "n")}${cell(c.participants, "n")}${cell(c.fabrics, "n")}` +
@@ -60,6 +61,7 @@ const dashboard = (() => {
       document.querySelector("#conferences tbody").innerHTML = rows.join("");
       $("more").textContent = next ? "Newest 200 shown." : `${rows.length} conferences.`;
       window.dashboard.listRenderMs = performance.now() - started;
+      window.dashboard.listed = data.length;
     } catch (err) {
       $("error").textContent = `Could not read conferences: ${err.message}`;
     }
@@ -74,6 +76,7 @@ const dashboard = (() => {
     ["Round-trip time", "ms", "roundTripTime", ["remote-inbound-rtp"], (v) => v * 1000],
     ["Packets lost", "packets", "packetsLost", ["inbound-rtp", "remote-inbound-rtp"], (v) => v],
     ["Frame rate", "fps", "framesPerSecond", ["inbound-rtp", "outbound-rtp"], (v) => v],
+    ["Audio MOS", "1-5, E-model", "csioMos", ["inbound-rtp", "outbound-rtp"], (v) => v],
   ];
 
   function rate(scale) {
@@ -105,7 +108,8 @@ const dashboard = (() => {
   function showDetail(detail) {
     const s = detail.summary;
     $("summary").textContent = `${time(detail.start)}, ${duration(detail.end - detail.start)}; ` +
-      `${s.participants} participants, ${s.fabrics} fabrics, ${s.failures} failures.`;
+      `${s.participants} participants, ${s.fabrics} fabrics, ${s.failures} failures; ` +
+      `worst quality ${s.worstQuality || "unknown"}.`;
     const rows = [];
     for (const p of detail.participants) {
       const browser = p.endpointInfo ? `${p.endpointInfo.buildName || ""} ${p.endpointInfo.buildVersion || ""}` : "";

@@ -1,0 +1,44 @@
+"""Alembic revisions bring a database made by an older collector up to date, data kept."""
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from collector.store import make_engine, migrate
+
+from ..servers import run_async
+
+
+def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+
+    async def as_of_0001():
+        engine = make_engine(url)
+
+        def old_schema(connection):
+            config = Config()
+            config.set_main_option("script_location", "collector/migrations")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
+            # 0001 creates today's tables: take the column away to have the schema 0001 made then
+            connection.execute(sa.text("ALTER TABLE conferences DROP COLUMN worst_quality"))
+            connection.execute(sa.text("INSERT INTO conferences (app_id, conference_id, start, \"end\") "
+                                       "VALUES (1, 'kept', 1, 2)"))
+
+        async with engine.begin() as conn:
+            await conn.run_sync(old_schema)
+        await engine.dispose()
+
+    async def upgraded():
+        engine = make_engine(url)
+        await migrate(engine)
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(lambda c: [col["name"] for col in sa.inspect(c).get_columns("conferences")])
+            rows = (await conn.execute(sa.text("SELECT conference_id, worst_quality FROM conferences"))).all()
+            version = (await conn.execute(sa.text("SELECT version_num FROM alembic_version"))).scalar()
+        await engine.dispose()
+        return columns, rows, version
+
+    run_async(as_of_0001())
+    columns, rows, version = run_async(upgraded())
+    assert "worst_quality" in columns and rows == [("kept", None)] and version == "0002"
