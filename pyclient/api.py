@@ -95,6 +95,7 @@ class Callstats:
         self.session.add_fabric(fabric)  # before the replay below, so replayed changes are sent too
         watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
         fabric.start(watched["initial"], watched["backlog"])
+        self.session.descriptions_settled(fabric)  # negotiated before it was handed over
         self._answer_later(handles.get("pcCallback"), "success", "addNewFabric: monitoring started")
         return answers.success("addNewFabric: monitoring started")
 

@@ -17,6 +17,25 @@ STATE_OF_EVENT = {
 CONNECTED = {"connectionState": ("connected",), "iceConnectionState": ("connected", "completed")}
 
 
+def ice_status(prev: Optional[str], new: str) -> Optional[str]:
+    """The ice/status event an iceConnectionState change is, if any (the deployed client's names).
+    A restart is told by a new ICE ufrag (browsers may stay "connected" through one)."""
+    up = ("connected", "completed")
+    if prev in up and new == "disconnected":
+        return "iceDisruptionStart"
+    if prev == "disconnected" and new in up:
+        return "iceDisruptionEnd"
+    if prev == "checking" and new == "disconnected":
+        return "iceConnectionDisruptionStart"
+    if prev == "disconnected" and new == "checking":
+        return "iceConnectionDisruptionEnd"
+    if new == "failed":
+        return "iceFailed"
+    if new == "closed":
+        return "iceTerminated" if prev in (*up, "disconnected") else "iceAborted"
+    return None
+
+
 @dataclass
 class Fabric:
     pc_id: int
@@ -37,10 +56,16 @@ class Fabric:
     last_upload_at: float = 0.0
     rtt: Optional[float] = None
     ssrc_users: dict = field(default_factory=dict)  # ssrc -> {userID, usageLabel} (associateMstWithUserID)
+    sdp: dict = field(default_factory=dict)  # {"localSDP", "remoteSDP"}: the newest descriptions
+    sdp_changed: set = field(default_factory=set)  # which of them changed since the last ssrcmap/sdp event
+    ssrcs_sent: list = field(default_factory=list)  # the last ssrcmap's entries
+    ice_ufrag: Optional[str] = None  # the local description's: a new one means ICE restarted
+    pair: Optional[dict] = None  # the selected candidate pair (stats.pair_summary), once known
 
     def start(self, initial_states: dict, backlog: list) -> None:
         """Begin from the states the pc had when it was handed over, then replay what it did since."""
         self.states = {name: initial_states.get(name) for name in STATE_OF_EVENT.values()}
+        self._descriptions(initial_states)
         if any(self.states.get(name) in values for name, values in CONNECTED.items()):
             self.connected_at = self.added_at  # already up when handed over: no setup delay known
         for event in backlog:
@@ -51,6 +76,7 @@ class Fabric:
         name = STATE_OF_EVENT.get(event.get("kind"))
         if name is None:
             return None
+        self._descriptions(event)
         prev, new = self.states.get(name), event.get("state")
         if prev == new:
             return None
@@ -62,6 +88,17 @@ class Fabric:
         if self.on_change is not None:
             self.on_change(change)
         return change
+
+    def state_since(self, name: str) -> Optional[float]:
+        """When `name` took the state it had before the newest change of it."""
+        changes = [c["t"] for c in self.timeline if c["changedState"] == name]
+        return changes[-2] if len(changes) > 1 else self.added_at
+
+    def _descriptions(self, event: dict) -> None:
+        for side in ("localSDP", "remoteSDP"):
+            if isinstance(event.get(side), str):
+                self.sdp[side] = event[side]
+                self.sdp_changed.add(side)
 
     @property
     def setup_delay(self) -> Optional[float]:

@@ -4,8 +4,8 @@ and the poll loop that turns getStats() into csStatsCallback figures and uploads
 from typing import Optional
 from urllib.parse import quote
 
-from . import __version__, auth, models, privacy, quality, stats
-from .fabric import Fabric
+from . import __version__, auth, models, privacy, quality, sdp, stats
+from .fabric import Fabric, ice_status
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
@@ -125,15 +125,89 @@ class Session:
             "timestamp": change["t"]})
         if change["newState"] in ("connected", "completed") and not fabric.setup_sent:
             fabric.setup_sent = True
-            self.send(fabric.conference_id, "events/fabric/setup", {
-                **self.fabric_body(fabric, eventType="fabricSetup", delay=fabric.setup_delay,
-                                   iceGatheringDelay=fabric.ice_gathering_delay,
-                                   iceConnectivityDelay=fabric.ice_connectivity_delay,
-                                   remoteEndpointType=fabric.attributes["remoteEndpointType"],
-                                   fabricTransmissionDirection=fabric.attributes["fabricTransmissionDirection"]),
-                "timestamp": change["t"]})
+            self.port.spawn(self._setup(fabric, change["t"]))
+        if change["changedState"] == "iceConnectionState":
+            self._ice_status(fabric, change)
+        if change["changedState"] == "signalingState" and change["newState"] == "stable":
+            self.descriptions_settled(fabric)
         if change["changedState"] == "connectionState" and change["newState"] == "closed":
             self.terminate(fabric)
+
+    async def _setup(self, fabric: Fabric, at: float) -> None:
+        """fabricSetup, with the candidates and the selected pair of a getStats() taken now."""
+        sample = self._sample(await self.port.get_stats(fabric.pc_id))
+        pair = stats.selected_pair(sample)
+        if pair is not None:
+            fabric.pair = stats.pair_summary(sample, pair)
+        self.send(fabric.conference_id, "events/fabric/setup", {
+            **self.fabric_body(fabric, eventType="fabricSetup", delay=fabric.setup_delay,
+                               iceGatheringDelay=fabric.ice_gathering_delay,
+                               iceConnectivityDelay=fabric.ice_connectivity_delay,
+                               remoteEndpointType=fabric.attributes["remoteEndpointType"],
+                               fabricTransmissionDirection=fabric.attributes["fabricTransmissionDirection"],
+                               **stats.ice_candidates(sample)),
+            "timestamp": at})
+
+    def _sample(self, report: Optional[str]) -> dict:
+        if report is None:
+            return {}
+        sample = stats.parse(report)
+        return sample if self.config.collectIP else privacy.redact_sample(sample)
+
+    def _ice_status(self, fabric: Fabric, change: dict, event: Optional[str] = None) -> None:
+        event = event or ice_status(change["prevState"], change["newState"])
+        if event is None:
+            return
+        since = fabric.state_since("iceConnectionState")
+        fields = {"eventType": event, "prevIceConnectionState": change["prevState"],
+                  "currIceConnectionState": change["newState"], "prevIceConnectionStateTs": since,
+                  "currIceCandidatePair": fabric.pair}
+        if event.endswith("End") and since is not None:
+            fields["delay"] = max(0.0, change["t"] - since)
+        self.send(fabric.conference_id, "events/ice/status", {**self.fabric_body(fabric, **fields), "timestamp": change["t"]})
+
+    def _transport_changed(self, fabric: Fabric, sample: dict) -> None:
+        """The selected candidate pair is another one than last time: transportchange."""
+        pair = stats.selected_pair(sample)
+        if pair is None or (fabric.pair is not None and fabric.pair["id"] == pair["id"]):
+            return
+        current, previous = stats.pair_summary(sample, pair), fabric.pair
+        fabric.pair = current
+        if previous is None:
+            return
+        ice = fabric.states.get("iceConnectionState")
+        self.send(fabric.conference_id, "events/fabric/transportchange", self.fabric_body(
+            fabric, eventType="fabricTransportChange", currIceCandidatePair=current, prevIceCandidatePair=previous,
+            currIceConnectionState=ice, prevIceConnectionState=ice, relayType=current.get("relayType")))
+
+    def descriptions_settled(self, fabric: Fabric) -> None:
+        """A negotiation ended: the SSRCs its descriptions announce (ssrcmap) and the descriptions
+        themselves (events/sdp, unless the token says collectSDP: false), each once per change."""
+        if not fabric.sdp_changed or fabric.states.get("signalingState") != "stable":
+            return
+        changed, fabric.sdp_changed = fabric.sdp_changed, set()
+        ufrag = sdp.ice_ufrag(fabric.sdp.get("localSDP"))
+        if fabric.ice_ufrag is not None and ufrag != fabric.ice_ufrag:
+            ice = fabric.states.get("iceConnectionState")
+            self._ice_status(fabric, {"t": self.port.now(), "prevState": ice, "newState": ice}, "iceRestarted")
+        fabric.ice_ufrag = ufrag
+        entries = sdp.streams(fabric.sdp.get("localSDP"), local=True) + sdp.streams(fabric.sdp.get("remoteSDP"), local=False)
+        ssrcs = [self._ssrc_entry(fabric, entry) for entry in entries]
+        if ssrcs and ssrcs != fabric.ssrcs_sent:
+            fabric.ssrcs_sent = ssrcs
+            self.send(fabric.conference_id, "events/ssrcmap", self.fabric_body(fabric, eventType="ssrcMap", ssrcData=ssrcs))
+        if self.transport.claims.get("collectSDP", True):
+            redact = (lambda text: text) if self.config.collectIP else privacy.redact_sdp
+            self.send(fabric.conference_id, "events/sdp", self.fabric_body(
+                fabric, eventType="sdp", **{side: redact(fabric.sdp[side]) for side in sorted(changed)}))
+
+    def _ssrc_entry(self, fabric: Fabric, entry: dict) -> dict:
+        """An SDP stream with whose it is: the page's association if any, else the local user for
+        what is sent and the remote one for what is received."""
+        owner = self.user_id if entry["streamType"] == "outbound" else _user_text(fabric.remote_user_id)
+        mapped = fabric.ssrc_users.get(entry["ssrc"], {})
+        found = {**entry, "userID": mapped.get("userID") or owner, "usageLabel": mapped.get("usageLabel")}
+        return {k: v for k, v in found.items() if v is not None}
 
     def fabric_event(self, fabric: Fabric, event: str, data: Optional[dict]) -> None:
         kind = FABRIC_EVENT_KINDS[event]
@@ -202,9 +276,8 @@ class Session:
             if text is None:
                 continue
             started = self.port.clock_ms()
-            sample = stats.parse(text)
-            if not self.config.collectIP:
-                sample = privacy.redact_sample(sample)
+            sample = self._sample(text)
+            self._transport_changed(fabric, sample)
             figures = stats.streams(fabric.last_sample, sample)
             fabric.last_sample = sample
             fabric.rtt = stats.pair_rtt_ms(sample)

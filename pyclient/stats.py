@@ -50,6 +50,38 @@ def selected_pair(sample: dict) -> Optional[dict]:
     return None
 
 
+CANDIDATE_FIELDS = ("id", "candidateType", "protocol", "address", "port", "networkType", "relayProtocol", "priority",
+                    "url")
+PAIR_FIELDS = ("id", "localCandidateId", "remoteCandidateId", "state", "nominated", "priority")
+
+
+def ice_candidates(sample: dict) -> dict:
+    """The setup event's candidates and pairs (addresses only where the sample still has them)."""
+    def picked(entry, names):
+        return {k: entry[k] for k in names if entry.get(k) is not None}
+
+    pair = selected_pair(sample)
+    return {
+        "localIceCandidates": [picked(e, CANDIDATE_FIELDS) for e in sample.values() if e.get("type") == "local-candidate"],
+        "remoteIceCandidates": [picked(e, CANDIDATE_FIELDS) for e in sample.values()
+                                if e.get("type") == "remote-candidate"],
+        "iceCandidatePairs": [picked(e, PAIR_FIELDS) for e in sample.values() if e.get("type") == "candidate-pair"],
+        "selectedCandidatePairID": pair["id"] if pair else None,
+    }
+
+
+def pair_summary(sample: dict, pair: dict) -> dict:
+    """A candidate pair with both its candidates, as transportchange and ice/status carry it."""
+    local = sample.get(pair.get("localCandidateId"), {})
+    remote = sample.get(pair.get("remoteCandidateId"), {})
+    summary = {"id": pair["id"], "state": pair.get("state"),
+               "localCandidate": {k: local[k] for k in CANDIDATE_FIELDS if local.get(k) is not None},
+               "remoteCandidate": {k: remote[k] for k in CANDIDATE_FIELDS if remote.get(k) is not None}}
+    if local.get("candidateType") == "relay":
+        summary["relayType"] = f"turn/{local.get('relayProtocol') or 'udp'}"
+    return summary
+
+
 def pair_rtt_ms(sample: dict) -> Optional[float]:
     pair = selected_pair(sample)
     if pair and pair.get("currentRoundTripTime") is not None:

@@ -40,6 +40,16 @@ import { META, VALIDATE } from "callstats-generated";
     return states;
   }
 
+  // The descriptions that changed since last asked ({localSDP, remoteSDP}): SSRCs, msids (ssrcmap).
+  function descriptionsOf(rec) {
+    const changed = {};
+    const local = rec.pc.localDescription && rec.pc.localDescription.sdp;
+    const remote = rec.pc.remoteDescription && rec.pc.remoteDescription.sdp;
+    if (local && local !== rec.sdp.local) changed.localSDP = rec.sdp.local = local;
+    if (remote && remote !== rec.sdp.remote) changed.remoteSDP = rec.sdp.remote = remote;
+    return changed;
+  }
+
   function isPc(value) {
     if (typeof RTCPeerConnection !== "undefined" && value instanceof RTCPeerConnection) return true;
     return typeof value.getStats === "function" && typeof value.addEventListener === "function" &&
@@ -51,10 +61,12 @@ import { META, VALIDATE } from "callstats-generated";
     if (id !== undefined) return id;
     id = recorders.size;
     pcIds.set(pc, id);
-    const rec = { pc, initial: statesOf(pc), backlog: [], sink: null };
+    const rec = { pc, initial: statesOf(pc), backlog: [], sink: null, sdp: { local: null, remote: null } };
     recorders.set(id, rec);
+    Object.assign(rec.initial, descriptionsOf(rec));
     const record = (kind, state) => {
       const event = { t: now(), kind, state };
+      if (kind === "signalingstatechange") Object.assign(event, descriptionsOf(rec));
       if (rec.sink) deliver(rec.sink, event);
       else rec.backlog.push(event);
     };

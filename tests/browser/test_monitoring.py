@@ -65,6 +65,14 @@ def test_a_real_call_reaches_the_collector(page, serve_page, collector):
     assert join["siteID"] == "lab"
     setups = [e for e in events if e["path"] == "events/fabric/setup"]
     assert len(setups) == 2 and all(0 < e["body"]["delay"] < 5000 for e in setups)
+    for setup in setups:  # with the candidates and the pair in use
+        pairs = {p["id"] for p in setup["body"]["iceCandidatePairs"]}
+        assert setup["body"]["selectedCandidatePairID"] in pairs and setup["body"]["localIceCandidates"]
+    # the SSRCs the descriptions announced cover every RTP stream in the stats
+    mapped = {str(s["ssrc"]) for e in events if e["path"] == "events/ssrcmap" for s in e["body"]["ssrcData"]}
+    rtp = {str(e["ssrc"]) for s in samples for e in s["stats"] if e["type"] in ("inbound-rtp", "outbound-rtp")}
+    assert rtp and rtp <= mapped, (rtp, mapped)
+    assert any(e["path"] == "events/sdp" and "a=ssrc" in e["body"].get("localSDP", "") for e in events)
     for connection in per_fabric:
         ice = [e["body"]["newState"] for e in events if e["path"] == "events/fabric/statechange"
                and e["connectionID"] == connection and e["body"]["changedState"] == "iceConnectionState"]
@@ -96,6 +104,33 @@ def test_a_real_call_reaches_the_collector(page, serve_page, collector):
     video = [s for s in payload["mediaStreamTracks"] if s["mediaType"] == "video"]
     assert video and all(s["bitrate"] and s["bitrate"] > 0 for s in video)
     assert set(payload["streams"]) == {s["ssrc"] for s in payload["mediaStreamTracks"]}
+
+
+def test_an_ice_restart_is_reported_with_the_new_pair(page, serve_page, collector):
+    app = run_cli("apps", "create", "--name", "restart", "--data-dir", str(collector.data_dir))
+    conference = f"restart-{uuid.uuid4().hex[:8]}"
+    open_call(page, serve_page, app, conference)
+    page.wait_for_function("callstats._inspect().fabrics.every((f) => f.connectedAt)", timeout=30_000)
+    page.wait_for_timeout(3000)  # a poll has seen the first pair
+    page.evaluate("""(async () => {
+      const offer = await pc1.createOffer({iceRestart: true});
+      await pc1.setLocalDescription(offer); await pc2.setRemoteDescription(offer);
+      const answer = await pc2.createAnswer();
+      await pc2.setLocalDescription(answer); await pc1.setRemoteDescription(answer);
+    })()""")
+    pc1 = page.evaluate("callstats._inspect().fabrics.find((f) => f.pcId === 0).connectionID")
+    deadline, restarted, changed = time.time() + 30, [], []
+    while time.time() < deadline and not (restarted and changed):
+        time.sleep(1)
+        events = read(collector, app, conference, "/events") or []
+        restarted = [e for e in events if e["path"] == "events/ice/status" and e["connectionID"] == pc1
+                     and e["body"]["eventType"] == "iceRestarted"]
+        changed = [e for e in events if e["path"] == "events/fabric/transportchange" and e["connectionID"] == pc1]
+    assert restarted and changed
+    body = changed[0]["body"]
+    assert body["prevIceCandidatePair"]["id"] != body["currIceCandidatePair"]["id"]
+    assert body["currIceCandidatePair"]["localCandidate"]["candidateType"] == "host"
+    assert body["currIceCandidatePair"]["localCandidate"]["address"]  # collectIP is on by default
 
 
 def open_call(page, serve_page, app, conference, query=""):

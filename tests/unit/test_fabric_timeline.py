@@ -2,6 +2,7 @@
 
 from pyclient.api import Callstats
 
+from ..servers import run_async
 from .fakeport import NEW_PC, FakePort
 from .test_api_arguments import VALID
 
@@ -56,3 +57,86 @@ def test_repeated_states_and_unknown_events_are_ignored():
     port.pc_event(7, "iceconnectionstatechange", "new")
     port.pc_event(7, "track", "whatever")
     assert fabric.timeline == []
+
+
+
+def test_a_negotiation_sends_its_ssrc_map_and_descriptions_once():
+    from .test_sdp import read
+
+    port = FakePort()
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    sent = lambda kind: [i.body for i in api.session.transport.events if i.kind == kind]  # noqa: E731
+    port.pc_event(7, "signalingstatechange", "have-local-offer")
+    port.sinks[7]({"t": port.now(), "kind": "signalingstatechange", "state": "stable",
+                   "localSDP": read("firefox-offer").replace("IN IP4 0.0.0.0", "IN IP4 192.0.2.7"),
+                   "remoteSDP": read("firefox-answer")})
+    (ssrcmap,) = sent("events/ssrcmap")
+    ssrcs = {e["ssrc"]: e for e in ssrcmap["ssrcData"]}
+    assert set(ssrcs) == {"143843186", "3630407244", "3884054979"}
+    assert ssrcs["3884054979"]["userID"] == "bob" and ssrcs["143843186"]["streamType"] == "outbound"
+    (descriptions,) = sent("events/sdp")
+    assert "a=ssrc:143843186" in descriptions["localSDP"] and "a=ssrc:3884054979" in descriptions["remoteSDP"]
+    assert "192.0.2.7" not in descriptions["localSDP"]  # collectIP is false here: addresses redacted
+    # a renegotiation that changed nothing the map holds: no second ssrcmap
+    port.pc_event(7, "signalingstatechange", "have-remote-offer")
+    port.sinks[7]({"t": port.now(), "kind": "signalingstatechange", "state": "stable",
+                   "remoteSDP": read("firefox-answer").replace("a=sendrecv", "a=sendrecv\r\na=x-same:1", 1)})
+    assert len(sent("events/ssrcmap")) == 1 and len(sent("events/sdp")) == 2
+
+
+def test_ice_state_changes_are_named_as_the_deployed_client_names_them():
+    from pyclient.fabric import ice_status
+
+    assert ice_status("connected", "disconnected") == "iceDisruptionStart"
+    assert ice_status("disconnected", "completed") == "iceDisruptionEnd"
+    assert ice_status("checking", "disconnected") == "iceConnectionDisruptionStart"
+    assert ice_status("disconnected", "checking") == "iceConnectionDisruptionEnd"
+    assert ice_status("disconnected", "failed") == "iceFailed"
+    assert ice_status("checking", "closed") == "iceAborted" and ice_status("connected", "closed") == "iceTerminated"
+    assert ice_status("new", "checking") is None and ice_status("checking", "connected") is None
+
+
+def report(pair_id: str, local_type: str = "host") -> str:
+    import json
+
+    return json.dumps([
+        {"id": "T1", "type": "transport", "selectedCandidatePairId": pair_id},
+        {"id": pair_id, "type": "candidate-pair", "localCandidateId": f"L-{pair_id}", "remoteCandidateId": "R1",
+         "state": "succeeded", "nominated": True, "currentRoundTripTime": 0.01},
+        {"id": f"L-{pair_id}", "type": "local-candidate", "candidateType": local_type, "protocol": "udp",
+         "address": "192.0.2.1", "port": 5000, "relayProtocol": "tcp" if local_type == "relay" else None},
+        {"id": "R1", "type": "remote-candidate", "candidateType": "srflx", "protocol": "udp", "address": "198.51.100.2"},
+    ])
+
+
+def test_setup_carries_candidates_and_a_new_selected_pair_is_a_transport_change():
+    port = FakePort(background=True)
+    port.collector = lambda *request: None  # nothing is sent: the queue is looked at
+    port.reports[7] = [report("P1"), report("P1"), report("P2", "relay")]
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    sent = lambda kind: [i.body for i in api.session.transport.events if i.kind == kind]  # noqa: E731
+    for coroutine in port.spawned:  # no poll loop, no sending: this test polls by hand
+        coroutine.close()
+    port.spawned.clear()
+    port.pc_event(7, "iceconnectionstatechange", "checking")
+    port.pc_event(7, "iceconnectionstatechange", "connected")
+    port.run(budget=20)
+    (setup,) = sent("events/fabric/setup")
+    assert setup["selectedCandidatePairID"] == "P1" and setup["localIceCandidates"][0]["candidateType"] == "host"
+    assert "address" not in setup["remoteIceCandidates"][0]  # collectIP: false
+    run_async(api.session.poll_once())
+    assert sent("events/fabric/transportchange") == []  # the same pair as at setup
+    run_async(api.session.poll_once())
+    (change,) = sent("events/fabric/transportchange")
+    assert change["prevIceCandidatePair"]["id"] == "P1" and change["currIceCandidatePair"]["id"] == "P2"
+    assert change["relayType"] == "turn/tcp"
+    port.pc_event(7, "iceconnectionstatechange", "disconnected")
+    port.clock += 1500
+    port.pc_event(7, "iceconnectionstatechange", "connected")
+    start, end = sent("events/ice/status")
+    assert (start["eventType"], end["eventType"], end["delay"]) == ("iceDisruptionStart", "iceDisruptionEnd", 1500)
+    assert end["currIceCandidatePair"]["id"] == "P2"
