@@ -144,6 +144,10 @@ class Callstats:
                  "usageLabel": args.usageLabel, "associatedVideoTag": args.associatedVideoTag}
         self.session.send(args.conferenceID, "events/ssrcmap", self.session.fabric_body(
             fabric, eventType="ssrcMap", ssrcData=[{k: v for k, v in entry.items() if v is not None}]))
+        if args.associatedVideoTag:
+            ssrc = str(args.SSRC)
+            self.port.watch_first_frame(args.associatedVideoTag,
+                                        lambda frame: self.session.first_frame(fabric, ssrc, frame))
         return answers.success("associateMstWithUserID: queued")
 
     def _sendUserFeedback(self, args: models.SendUserFeedback, handles: dict, at: float) -> dict:

@@ -31,6 +31,11 @@ class BrowserPort:
         self._sinks[pc_id] = proxy
         return json.loads(self.bridge.watch(pc_id, proxy))
 
+    def watch_first_frame(self, tag_id: str, sink) -> None:
+        proxy = create_proxy(lambda event_json: sink(json.loads(event_json)))
+        self._sinks[("frame", tag_id, id(sink))] = proxy
+        self.bridge.firstFrame(tag_id, proxy)
+
     def log(self, level: str, text: str) -> None:
         self.bridge.log(level, text)
 

@@ -26,6 +26,10 @@ class Port(Protocol):
         (kind is the DOM event name).
         """
 
+    def watch_first_frame(self, tag_id: str, sink: Callable[[dict], None]) -> None:
+        """Tell sink, once, when the video element with this id showed its first frame:
+        {"t": ms, "already": true if it was showing before anyone watched (t is then unknown)}."""
+
     def log(self, level: str, text: str) -> None: ...
 
     def spawn(self, coroutine) -> None:

@@ -224,6 +224,14 @@ class Session:
             return
         self.send(fabric.conference_id, kind, self.fabric_body(fabric, **fields))
 
+    def first_frame(self, fabric: Fabric, ssrc: str, frame: dict) -> None:
+        """The associated video element showed its first frame: mediaPlaybackStart, with the time
+        to first frame since the fabric was added (unknown if it was showing before it was watched)."""
+        ttff = None if frame.get("already") else max(0.0, frame["t"] - fabric.added_at)
+        self.send(fabric.conference_id, "events/media/pipeline", {**self.fabric_body(
+            fabric, eventType="mediaPlaybackStart", mediaType="video", ssrc=ssrc, timeToFirstFrame=ttff),
+            "timestamp": frame["t"]})
+
     def terminate(self, fabric: Fabric, fields: Optional[dict] = None) -> None:
         if fabric.terminated:
             return

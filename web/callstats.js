@@ -191,6 +191,40 @@ import { META, VALIDATE } from "callstats-generated";
     return null;
   }
 
+  // ---- time to first frame on a video element (associateMstWithUserID's associatedVideoTag) ----
+  const firstFrame = {
+    seen: new Map(), // element id -> {t, already, sinks}
+    watch(tagId) {
+      if (this.seen.has(tagId)) return this.seen.get(tagId);
+      const state = { t: null, already: false, sinks: [] };
+      this.seen.set(tagId, state);
+      const done = (t, already) => {
+        if (state.t !== null) return;
+        Object.assign(state, { t, already });
+        state.sinks.forEach((sink) => deliver(sink, { t, already }));
+      };
+      const attach = () => {
+        const video = document.getElementById(tagId);
+        if (!video) return false;
+        if (video.readyState >= 2) done(now(), true); // showing already: when it began is not known
+        else if (video.requestVideoFrameCallback) {
+          video.requestVideoFrameCallback((_, frame) => done(performance.timeOrigin + frame.presentationTime, false));
+        } else video.addEventListener("loadeddata", () => done(now(), false), { once: true });
+        return true;
+      };
+      if (!attach()) {
+        const observer = new MutationObserver(() => attach() && observer.disconnect());
+        observer.observe(document.documentElement, { childList: true, subtree: true });
+      }
+      return state;
+    },
+    tell(tagId, sink) {
+      const state = this.watch(tagId);
+      if (state.t !== null) deliver(sink, { t: state.t, already: state.already });
+      else state.sinks.push(sink);
+    },
+  };
+
   function rememberEarly(method, args) {
     if (method === "initialize") early.initialized = true;
     if (method === "addNewFabric") early.fabrics.set(args.pc.id, args.conferenceID);
@@ -208,6 +242,9 @@ import { META, VALIDATE } from "callstats-generated";
       if (typeof raw === "function") handles[name] = raw;
     });
     const at = now();
+    if (method === "associateMstWithUserID" && typeof args.associatedVideoTag === "string") {
+      firstFrame.watch(args.associatedVideoTag); // from now, even while Python starts
+    }
     if (python) return python.call(method, JSON.stringify(args), handles, at);
     const refusal = checkEarly(method, spec, args);
     if (refusal) return answer("failure", refusal);
@@ -282,6 +319,9 @@ import { META, VALIDATE } from "callstats-generated";
       rec.backlog = [];
       rec.sink = sink;
       return JSON.stringify({ initial: rec.initial, backlog });
+    },
+    firstFrame(tagId, sink) {
+      firstFrame.tell(tagId, sink);
     },
     // One JSON value per poll: the report's entries, stringified here (not field by field in Python).
     async stats(id) {

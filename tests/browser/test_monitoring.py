@@ -133,6 +133,38 @@ def test_an_ice_restart_is_reported_with_the_new_pair(page, serve_page, collecto
     assert body["currIceCandidatePair"]["localCandidate"]["address"]  # collectIP is on by default
 
 
+FIRST_FRAME = """<!doctype html><html><body><video id="remote" autoplay muted playsinline></video>""" + LOOPBACK_CALL + """
+<script src="{collector}callstats.js"></script>
+<script>
+const conference = new URLSearchParams(location.search).get("conference");
+const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+callstats.initialize(app.appID, app.appSecret, "alice");
+const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+callstats.addNewFabric(pc2, "bob", "multiplex", conference);
+// before Python is ready, and before the element has anything to show
+callstats.associateMstWithUserID(pc2, "bob", conference, "1234", "camera", "remote");
+pc2.ontrack = (e) => { document.getElementById("remote").srcObject = e.streams[0]; };
+loopbackCall(pc1, pc2, false);
+</script></body></html>"""
+
+
+def test_time_to_first_frame_on_the_associated_video_element(page, serve_page, collector):
+    import json
+    from urllib.parse import quote
+
+    app = run_cli("apps", "create", "--name", "frames", "--data-dir", str(collector.data_dir))
+    conference = f"frames-{uuid.uuid4().hex[:8]}"
+    page.goto(serve_page("frames.html", FIRST_FRAME) + f"?conference={conference}#{quote(json.dumps(app))}")
+    deadline, started = time.time() + 60, []
+    while time.time() < deadline and not started:
+        time.sleep(1)
+        started = [e for e in read(collector, app, conference, "/events") or [] if e["path"] == "events/media/pipeline"]
+    assert len(started) == 1, started
+    body = started[0]["body"]
+    assert body["eventType"] == "mediaPlaybackStart" and body["ssrc"] == "1234"
+    assert 0 < body["timeToFirstFrame"] < 10_000, body
+
+
 def open_call(page, serve_page, app, conference, query=""):
     import json
     from urllib.parse import quote

@@ -22,6 +22,7 @@ class FakePort:
         self.pcs = {}  # id -> {"initial": states, "backlog": [events]}
         self.sinks = {}
         self.storage = {}  # localStorage
+        self.frame_sinks = {}  # video element id -> sink
         self.buffer = 1 << 20
 
     # -- the Port protocol --
@@ -37,6 +38,9 @@ class FakePort:
     def watch_pc(self, pc_id, sink):
         self.sinks[pc_id] = sink
         return self.pcs.pop(pc_id, {"initial": dict(NEW_PC), "backlog": []})
+
+    def watch_first_frame(self, tag_id, sink) -> None:
+        self.frame_sinks[tag_id] = sink
 
     def log(self, level, text) -> None:
         self.logged.append((level, text))

@@ -140,3 +140,17 @@ def test_setup_carries_candidates_and_a_new_selected_pair_is_a_transport_change(
     start, end = sent("events/ice/status")
     assert (start["eventType"], end["eventType"], end["delay"]) == ("iceDisruptionStart", "iceDisruptionEnd", 1500)
     assert end["currIceCandidatePair"]["id"] == "P2"
+
+
+def test_the_associated_video_elements_first_frame_is_time_to_first_frame():
+    port = FakePort()
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now() - 800)
+    answer = api.call("associateMstWithUserID", {"pc": PC, "userID": "bob", "conferenceID": VALID["addNewFabric"]["conferenceID"],
+                                                 "SSRC": "1234", "usageLabel": "camera", "associatedVideoTag": "remote"})
+    assert answer["status"] == "success", answer
+    port.frame_sinks["remote"]({"t": port.now(), "already": False})
+    (started,) = [i.body for i in api.session.transport.events if i.kind == "events/media/pipeline"]
+    assert started["eventType"] == "mediaPlaybackStart" and started["ssrc"] == "1234"
+    assert started["timeToFirstFrame"] == 800 and started["mediaType"] == "video"
