@@ -16,8 +16,9 @@ from .session import FAILURE_REASONS, Session
 
 
 class Callstats:
-    def __init__(self, port: Port):
+    def __init__(self, port: Port, transport=None, origin: str = ""):
         self.port = port
+        self.transport, self.origin = transport, origin  # set for a replayed earlier page (pyclient.replay)
         self.session: Optional[Session] = None
         self.fabrics: dict[int, Fabric] = {}
         self.listeners: dict[str, Any] = {}
@@ -75,7 +76,7 @@ class Callstats:
     def _initialize(self, args: models.Initialize, handles: dict, at: float) -> dict:
         if self.session is not None:
             return answers.success("initialize: already initialized")
-        self.session = Session(self.port, args, handles, self.proxy)
+        self.session = Session(self.port, args, handles, self.proxy, self.transport, self.origin)
         self.session.listeners = self.listeners
         return answers.success("initialize: authentication started")
 

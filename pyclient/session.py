@@ -35,7 +35,10 @@ FAILURE_REASONS = {
 
 
 class Session:
-    def __init__(self, port, args: models.Initialize, handles: dict, proxy: models.ProxyConfig):
+    def __init__(self, port, args: models.Initialize, handles: dict, proxy: models.ProxyConfig,
+                 transport: Optional[Transport] = None, origin: str = ""):
+        """transport/origin: a replayed earlier page (pyclient.replay) sends through this page's
+        transport, its items kept apart under their own origin."""
         self.port = port
         self.app_id = str(args.AppID)
         self.local_user = args.localUserID
@@ -53,15 +56,25 @@ class Session:
         self.last_auth: Optional[str] = None
         self.polling = False
         self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
+        self.origin = origin
+        if transport is not None:
+            self.transport = transport
+            return
         self.transport = Transport(port, self.app_id, self.user_id, Urls.of(port.collector_url(), proxy),
                                    self._code, self._auth_outcome, buffer_bytes=port.buffer_bytes() or BUFFER_BYTES)
         self.transport.start()
         self._adopt_unsent()
 
     def _adopt_unsent(self) -> None:
-        """What an earlier page of this origin could not send (same app and user) goes first."""
+        """What earlier pages of this origin could not send (same app and user) goes first: items a
+        page had queued, and the calls of a page that closed before Python was ready."""
+        from . import replay  # here, not at the top: replay builds sessions itself
+
         for key, record in self.port.stored(f"{STORE_PREFIX}{self.app_id}."):
             if self.transport.adopt(key, record):
+                self.port.store(key, None)
+        for key, record in self.port.stored(f"{replay.EARLY_PREFIX}{self.app_id}."):
+            if replay.replay(self, key, record):
                 self.port.store(key, None)
 
     # ---- auth ----
@@ -98,14 +111,14 @@ class Session:
         stamp = {"timestamp": self.port.now() if at is None else at}
         self.transport.send(conference_id, "join", {**self.body(
             eventType="userJoined", endpointInfo={k: v for k, v in info.items() if v is not None},
-            siteID=self.config.siteID, additionalIDs=ids or None), **stamp})
+            siteID=self.config.siteID, additionalIDs=ids or None), **stamp}, origin=self.origin)
         self.transport.send(conference_id, "events/userdetails", {**self.body(
             eventType="userDetails", userName=getattr(self.local_user, "userName", None),
-            collectIP=self.config.collectIP), **stamp})
+            collectIP=self.config.collectIP), **stamp}, origin=self.origin)
 
     def send(self, conference_id: str, kind: str, body: dict, **sample) -> None:
         self.join(conference_id)
-        self.transport.send(conference_id, kind, body, **sample)
+        self.transport.send(conference_id, kind, body, origin=self.origin, **sample)
 
     # ---- fabrics ----
 
@@ -248,15 +261,19 @@ class Session:
         record the loader may remove once every request was answered 200."""
         if self.config.disableBeforeUnloadHandler:
             return {"requests": [], "forget": None}
+        self.leave()
+        unload = self.transport.unload()
+        if unload.record is not None:
+            self.port.store(unload.key, unload.record)
+        return {"requests": unload.requests, "forget": unload.key if unload.complete else None}
+
+    def leave(self) -> None:
+        """fabricTerminated (after final stats) for every live fabric, user/left per conference."""
         conferences = {f.conference_id for f in self.fabrics.values() if not f.terminated}
         for fabric in [f for f in self.fabrics.values() if not f.terminated]:
             self.terminate(fabric)
         for conference_id in conferences:
             self.send(conference_id, "events/user/left", self.body(eventType="userLeft"))
-        unload = self.transport.unload()
-        if unload.record is not None:
-            self.port.store(unload.key, unload.record)
-        return {"requests": unload.requests, "forget": unload.key if unload.complete else None}
 
     async def _alive_forever(self) -> None:
         while any(not f.terminated for f in self.fabrics.values()):

@@ -129,9 +129,10 @@ class Transport:
             self.port.spawn(self._pump())
 
     def send(self, conference_id: str, kind: str, body: dict, sample: Optional[dict] = None,
-             size: Optional[int] = None) -> None:
-        """Queue an item. A stats sample comes whole, with its size (the report's JSON length)."""
-        item = Item(conference_id, kind, body, sample=sample)
+             size: Optional[int] = None, origin: str = "") -> None:
+        """Queue an item. A stats sample comes whole, with its size (the report's JSON length);
+        origin: "" for this page, else the earlier page the item is replayed from."""
+        item = Item(conference_id, kind, body, sample=sample, origin=origin)
         item.size = size if size is not None else len(json.dumps(body, separators=(",", ":")))
         (self.samples if sample is not None else self.events).append(item)
         self.buffered += item.size

@@ -171,7 +171,7 @@ import { META, VALIDATE } from "callstats-generated";
   }
 
   // ---- before Python: check, remember call order, queue ----
-  const early = { initialized: false, fabrics: new Map() }; // pc id -> conferenceID
+  const early = { initialized: false, fabrics: new Map(), kept: false }; // fabrics: pc id -> conferenceID
   const queue = [];
   let python = null; // pyclient.browser.Entry once ready
 
@@ -402,7 +402,10 @@ import { META, VALIDATE } from "callstats-generated";
   // Python also keeps it all in localStorage (delivery is not known); once every request was
   // answered 200 that record can go.
   function goodbye() {
-    if (!python) return;
+    if (!python) {
+      keepEarly();
+      return;
+    }
     try {
       const { requests, forget } = JSON.parse(python.goodbye());
       const sent = requests.map((r) =>
@@ -412,6 +415,20 @@ import { META, VALIDATE } from "callstats-generated";
     } catch (err) {
       console.warn("callstats: goodbye failed", err);
     }
+  }
+  // Closed before Python was ready: keep the calls (secrets and functions left out) and what each
+  // pc did, for the next page of this origin to replay (pyclient/replay.py).
+  function keepEarly() {
+    const init = queue.find((item) => item.method === "initialize");
+    if (!init || early.kept) return;
+    early.kept = true;
+    const { AppID, localUserID } = JSON.parse(init.args);
+    const calls = queue.map(({ method, args, at }) =>
+      ({ method, at, args: method === "initialize" ? JSON.stringify({ ...JSON.parse(args), AppSecret: "-" }) : args }));
+    const pcs = {};
+    recorders.forEach((rec, id) => { pcs[id] = { initial: rec.initial, backlog: rec.backlog }; });
+    bridge.store(`callstats.early.${AppID}.${crypto.randomUUID()}`,
+                 JSON.stringify({ app: String(AppID), user: localUserID, closedAt: now(), calls, pcs }));
   }
   window.addEventListener("beforeunload", goodbye);
   window.addEventListener("pagehide", goodbye);

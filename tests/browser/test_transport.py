@@ -269,3 +269,36 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
 
 def item_ids(posted: dict) -> list:
     return [i["body"]["itemID"] for i in posted["items"]] if "items" in posted else [posted["itemID"]]
+
+
+def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, serve_page, own_collector):
+    server = own_collector()
+    app = run_cli("apps", "create", "--name", "early", "--data-dir", str(server.data_dir))
+    conference = f"early-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page
+    page.goto(serve_page("transport.html", PAGE) + f"?c={quote(server.url)}&conference={conference}#"
+              + quote(json.dumps(app)))
+    page.wait_for_function("pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')",
+                           timeout=30_000)
+    page.evaluate("callstats.sendFabricEvent(pcs[0], 'audioMute', new URLSearchParams(location.search).get('conference'))")
+    assert page.evaluate("callstats._inspect()") is None  # the loader alone: queued, recorded
+    page.close(run_before_unload=True)
+
+    later = context.new_page()
+    open_page(later, serve_page, server, app)  # the same site, app and user; no call of its own
+    deadline, events = time.time() + 60, []
+    while time.time() < deadline and Counter(e["path"] for e in events)["events/user/left"] < 1:
+        time.sleep(1)
+        events = read_all(server, app, conference, "events")
+    paths = Counter(e["path"] for e in events)
+    assert paths["join"] == 1 and paths["events/fabric/setup"] == 2 and paths["events/fabric/terminated"] == 2
+    assert paths["events/media/actions"] == 1 and paths["events/user/left"] == 1
+    assert all(0 < e["body"]["delay"] < 10_000 for e in events if e["path"] == "events/fabric/setup")
+    for connection in {e["connectionID"] for e in events if e["path"] == "events/fabric/setup"}:
+        ice = [e["body"]["newState"] for e in events if e["path"] == "events/fabric/statechange"
+               and e["connectionID"] == connection and e["body"]["changedState"] == "iceConnectionState"]
+        assert ice[:2] == ["checking", "connected"], ice  # replayed with the times the page recorded
+    assert later.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('callstats.early.')).length") == 0
+    context.close()
