@@ -93,7 +93,10 @@ def test_every_method_and_event_arrives_as_its_kind_without_addresses(page, serv
     assert by_type["applicationErrorLog"][0]["body"]["message"] == "it broke"
     assert by_type["feedback"][0]["body"]["feedback"] == {"overallRating": 4, "audioQualityRating": 5,
                                                           "comments": "ok"}
-    assert by_type["ssrcMap"][0]["body"]["ssrcData"][0]["usageLabel"] == "camera"
+    # the descriptions' map (every SSRC of the call), and the page's association
+    mapped = [s for e in by_type["ssrcMap"] for s in e["body"]["ssrcData"]]
+    assert [s["userID"] for s in mapped if s.get("usageLabel") == "camera"] == ["alice-1"]
+    assert "outbound" in {s.get("streamType") for s in mapped}
     assert by_type["callDetails"][0]["body"]["callType"] == "inbound"  # (sendCallDetails)
     assert by_type["customEvent"][0]["body"]["eventList"][0]["raised"] == "hand"
     failed = by_type["fabricSetupFailed"][0]
