@@ -1,0 +1,228 @@
+"""What a monitor costs the page, side by side: no monitor, ours, @jitsi/rtcstats, webrtc-issue-detector.
+
+    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8]
+
+The same real call (two pcs in one page, fake camera and microphone; N RTP streams = N/2 tracks
+sent one way, each an outbound and an inbound stream) in headless Chromium, once per monitor, every
+monitor polling getStats() every 5 s (ours: the collector's submission interval set to 5 s, so it
+also uploads every 5 s; rtcstats sends every poll as it is produced). Measured over `--seconds`
+after a warm-up, then scaled to a minute:
+
+- main-thread ms per poll: Chromium's own task time (CDP Performance.getMetrics TaskDuration) minus
+  the no-monitor run's, divided by the polls; for ours also Python's own per-poll time (median, p95)
+  as it measures it;
+- long tasks (> 50 ms) per minute, JS heap, wasm memory (ours: Pyodide's linear memory);
+- bytes and requests sent per minute: our HTTP/2 requests to the collector (headers and bodies, as
+  Chromium counts them), rtcstats' WebSocket frames to a local endpoint (Playwright's WebSocket
+  route answers as rtcstats-server does). webrtc-issue-detector uploads nothing (it diagnoses in
+  the page).
+
+One run; machines are noisy: compare the ratios (x rtcstats), not the absolute times.
+"""
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / "bench" / "peers"
+sys.path.insert(0, str(ROOT))
+
+from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402,F401  (the same media the tests use)
+from tests.conftest import load_playwright_config  # noqa: E402
+from tests.servers import run_cli, start_collector  # noqa: E402
+
+POLL_MS = 5000
+RTCSTATS_ENDPOINT = "wss://rtcstats.bench.invalid"
+NONE, OURS, RTCSTATS, DETECTOR = "no monitor", "callstats.js (ours)", "@jitsi/rtcstats 9.7.1", "webrtc-issue-detector 1.17.3"
+
+PAGE = """<!doctype html><html><body><script>
+window.longTasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) longTasks.push([e.startTime, e.duration]); })
+  .observe({type: "longtask", buffered: true});
+</script>
+{monitor}
+<script>
+async function call(streams) {
+  const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+  window.monitorAdd(pc1, 1); window.monitorAdd(pc2, 2);
+  pc1.onicecandidate = (e) => e.candidate && pc2.addIceCandidate(e.candidate);
+  pc2.onicecandidate = (e) => e.candidate && pc1.addIceCandidate(e.candidate);
+  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+  const [audio, video] = [media.getAudioTracks()[0], media.getVideoTracks()[0]];
+  for (let i = 0; i < streams / 2; i++) pc1.addTrack((i % 2 ? video : audio).clone(), media);
+  await pc1.setLocalDescription(await pc1.createOffer());
+  await pc2.setRemoteDescription(pc1.localDescription);
+  await pc2.setLocalDescription(await pc2.createAnswer());
+  await pc1.setRemoteDescription(pc2.localDescription);
+  window.pcs = [pc1, pc2];
+}
+</script></body></html>"""
+
+MONITORS = {
+    NONE: "<script>window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();</script>",
+    OURS: """<script src="{collector}callstats.js"></script><script>
+callstats.initialize("{app}", "{secret}", "alice");
+window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
+window.monitorReady = callstats.ready;
+</script>""",
+    RTCSTATS: """<script src="rtcstats.js"></script><script>
+startRtcstats("%s", %d);
+window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();
+</script>""" % (RTCSTATS_ENDPOINT, POLL_MS),
+    DETECTOR: """<script src="detector.js"></script><script>
+startDetector(%d);
+window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();
+</script>""" % POLL_MS,
+}
+
+
+def bundle_peers(pages: Path) -> None:
+    """npm ci the peers (bench/peers/package-lock.json) and bundle each with esbuild."""
+    if not (PEERS / "node_modules").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEERS, check=True)
+    esbuild = ROOT / "node_modules" / ".bin" / "esbuild"
+    # js-utils exports "./*" as "./dist/*", a folder; jitsi-meet's bundler resolves its index.js
+    alias = "--alias:@jitsi/js-utils/browser-detection=./node_modules/@jitsi/js-utils/dist/browser-detection/index.js"
+    for entry, out in (("rtcstats-entry.js", "rtcstats.js"), ("detector-entry.js", "detector.js")):
+        subprocess.run([str(esbuild), entry, "--bundle", "--format=iife", "--minify", alias,
+                        f"--outfile={pages / out}", "--log-level=warning"], cwd=PEERS, check=True)
+
+
+def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, collector_url: str) -> dict:
+    context = browser.new_context()
+    page = context.new_page()
+    sent = {"bytes": 0, "requests": 0, "counting": False}
+
+    def count_request(request):
+        if sent["counting"] and request.method == "POST" and request.url.startswith(collector_url):
+            sizes = request.sizes()
+            sent["bytes"] += sizes["requestBodySize"] + sizes["requestHeadersSize"]
+            sent["requests"] += 1
+
+    def rtcstats_server(ws):
+        ws.send(json.dumps({"type": "sn", "body": {"value": 0, "state": "initial"}}))
+
+        def frame(message):
+            if sent["counting"]:
+                sent["bytes"] += len(message.encode() if isinstance(message, str) else message)
+                sent["requests"] += 1
+
+        ws.on_message(frame)
+
+    page.on("requestfinished", count_request)
+    page.route_web_socket(f"{RTCSTATS_ENDPOINT}/**", rtcstats_server)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    page.goto(f"{base_url}{slug(monitor)}.html")
+    page.evaluate("monitorReady")
+    page.evaluate(f"call({streams})")
+    page.wait_for_function("pcs.every((pc) => pc.connectionState === 'connected')", timeout=30_000)
+    page.wait_for_timeout(POLL_MS + 2000)  # warm-up: the first polls and uploads
+
+    before = metrics(cdp)
+    started = page.evaluate("performance.now()")
+    sent["counting"] = True
+    page.wait_for_timeout(seconds * 1000)
+    sent["counting"] = False
+    after = metrics(cdp)
+    ended = page.evaluate("performance.now()")
+    long_tasks = [d for t, d in page.evaluate("longTasks") if started <= t <= ended]
+    ours = page.evaluate("window.callstats ? [callstats._inspect().pollMs, callstats._wasmBytes()] : null")
+    context.close()
+    minutes = seconds / 60
+    return {
+        "task_ms_per_min": (after["TaskDuration"] - before["TaskDuration"]) * 1000 / minutes,
+        "long_ms_per_min": sum(long_tasks) / minutes,
+        "heap_mb": after["JSHeapUsedSize"] / 1e6,
+        "wasm_mb": ours[1] / 1e6 if ours else 0.0,
+        "python_poll_ms": ours[0][-int(seconds * 1000 / POLL_MS):] if ours else [],
+        "kb_per_min": sent["bytes"] / 1000 / minutes,
+        "requests_per_min": sent["requests"] / minutes,
+    }
+
+
+def metrics(cdp) -> dict:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+
+
+def slug(monitor: str) -> str:
+    return {NONE: "none", OURS: "ours", RTCSTATS: "rtcstats", DETECTOR: "detector"}[monitor]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8])
+    args = parser.parse_args()
+    console = Console(width=220)
+    folder = Path(tempfile.mkdtemp(prefix="client-overhead-"))
+    collector = start_collector(folder / "collector" / "data", extra=("--submission-interval", str(POLL_MS)))
+    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
+            "--keyfile", str(collector.data_dir / "collector-key.pem"))
+    pages_dir = folder / "pages"
+    pages_dir.mkdir()
+    pages = start_collector(folder / "pages-server" / "data", dist=pages_dir, extra=cert)
+    try:
+        bundle_peers(pages_dir)
+        app = run_cli("apps", "create", "--name", "bench", "--data-dir", str(collector.data_dir))
+        for monitor, html in MONITORS.items():
+            html = html.replace("{collector}", collector.url).replace("{app}", app["appID"])
+            (pages_dir / f"{slug(monitor)}.html").write_text(
+                PAGE.replace("{monitor}", html.replace("{secret}", app["appSecret"])))
+        results = {}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))
+            for streams in args.streams:
+                for monitor in MONITORS:  # alternate, so machine noise hits every monitor alike
+                    console.print(f"{streams} streams: {monitor} ...")
+                    results[(streams, monitor)] = run_one(browser, pages.url, monitor, streams, args.seconds,
+                                                          collector.url)
+            browser.close()
+    finally:
+        pages.stop()
+        collector.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    report(console, results, args)
+
+
+def report(console: Console, results: dict, args) -> None:
+    polls_per_min = 60_000 / POLL_MS
+    table = Table(title=f"Client overhead: the same call, a poll every {POLL_MS / 1000:.0f} s, "
+                        f"{args.seconds:.0f} s measured per run, scaled to a minute")
+    for column in ("streams", "monitor", "main-thread ms/poll (added)", "x rtcstats", "Python ms/poll p50 / p95",
+                   "long-task ms/min", "JS heap MB", "wasm MB", "KB up/min", "x rtcstats", "requests/min"):
+        table.add_column(column, justify="right")
+    for streams in args.streams:
+        base = results[(streams, NONE)]["task_ms_per_min"]
+        peer = results[(streams, RTCSTATS)]
+        peer_poll = max(0.0, (peer["task_ms_per_min"] - base) / polls_per_min)
+        for monitor in MONITORS:
+            r = results[(streams, monitor)]
+            poll = max(0.0, (r["task_ms_per_min"] - base) / polls_per_min)
+            python = r["python_poll_ms"]
+            table.add_row(
+                str(streams), monitor,
+                "baseline" if monitor == NONE else f"{poll:.1f}",
+                "" if monitor == NONE else f"{poll / peer_poll:.2f}" if peer_poll else "-",
+                f"{statistics.median(python):.1f} / {sorted(python)[int(0.95 * (len(python) - 1))]:.1f}" if python else "",
+                f"{r['long_ms_per_min']:.0f}", f"{r['heap_mb']:.1f}", f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
+                f"{r['kb_per_min']:.1f}",
+                f"{r['kb_per_min'] / peer['kb_per_min']:.2f}" if peer["kb_per_min"] and r["kb_per_min"] else "",
+                f"{r['requests_per_min']:.1f}")
+        table.add_section()
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

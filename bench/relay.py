@@ -1,0 +1,135 @@
+"""A userspace UDP relay that imposes known loss, delay and jitter between two pcs in one page
+(netem is not available here). Used by bench/accuracy.py and by a browser test.
+
+Each pc is given the other's candidate rewritten to a relay socket: `for_a` stands for pc B in
+front of pc A, `for_b` for pc A in front of pc B. What A sends to `for_a` leaves from `for_b` to
+B's real address (so B sees it come from the address it was told is A's), and the other way
+round. Every packet, each way, is dropped with probability `loss`, else sent after
+`delay_ms` +- uniform `jitter_ms`.
+"""
+
+import asyncio
+import random
+import socket
+import threading
+from typing import Optional
+
+
+class _Side(asyncio.DatagramProtocol):
+    def __init__(self, relay: "Relay", name: str):
+        self.relay, self.name = relay, name
+        self.transport: Optional[asyncio.DatagramTransport] = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.relay.forward(self.name, data)
+
+
+def _rtp_ssrc(data: bytes) -> Optional[int]:
+    """The SSRC of an RTP packet (its header is not encrypted by SRTP); None for STUN, DTLS, RTCP."""
+    if len(data) < 12 or data[0] >> 6 != 2 or 192 <= data[1] <= 223:
+        return None
+    return int.from_bytes(data[8:12], "big")
+
+
+def own_address() -> str:
+    """This machine's IPv4 address (where the browser's host candidates are): the relay sits on
+    the same interface, as a peer on the LAN would."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("10.255.255.255", 9))
+        return probe.getsockname()[0]
+    finally:
+        probe.close()
+
+
+class Relay:
+    """start() runs it in a thread; set(loss, delay_ms, jitter_ms) changes the impairment live."""
+
+    def __init__(self, host: Optional[str] = None, seed: int = 1):
+        self.host = host or own_address()
+        self.random = random.Random(seed)
+        self.loss, self.delay_ms, self.jitter_ms = 0.0, 0.0, 0.0
+        self.real: dict[str, tuple] = {}  # "a"/"b" -> the pc's real candidate address
+        self.sides: dict[str, _Side] = {}
+        self.counts = {"a": [0, 0], "b": [0, 0]}  # sent by pc A / pc B: [received, forwarded]
+        self.rtp: dict[int, list] = {}  # SSRC -> [RTP packets seen, dropped]: the ground truth
+        self.loop = asyncio.new_event_loop()
+        self.ports: dict[str, int] = {}
+
+    def start(self) -> "Relay":
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(10)
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        for name in ("a", "b"):  # "a": where pc A sends (it stands for B); "b": where pc B sends
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind((self.host, 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+            self.ports[name] = sock.getsockname()[1]
+            _, protocol = self.loop.run_until_complete(
+                self.loop.create_datagram_endpoint(lambda n=name: _Side(self, n), sock=sock))
+            self.sides[name] = protocol
+        ready.set()
+        self.loop.run_forever()
+
+    def set(self, loss: float = 0.0, delay_ms: float = 0.0, jitter_ms: float = 0.0) -> None:
+        self.loss, self.delay_ms, self.jitter_ms = loss, delay_ms, jitter_ms
+
+    def learn(self, pc: str, address: str, port: int) -> None:
+        """pc "a" or "b" has this real UDP candidate."""
+        self.real[pc] = (address, port)
+
+    def forward(self, arrived_at: str, data: bytes) -> None:
+        # side "a" stands for pc A: what arrives there came from B, goes to A's real address and
+        # leaves from side "b" (the address A was told is B's); the other way round for "b"
+        target, leave_from = ("a", "b") if arrived_at == "a" else ("b", "a")
+        self.counts[leave_from][0] += 1
+        ssrc = _rtp_ssrc(data)
+        if target not in self.real:
+            return
+        if ssrc is not None:
+            self.rtp.setdefault(ssrc, [0, 0])[0] += 1
+        if self.random.random() < self.loss:
+            if ssrc is not None:
+                self.rtp[ssrc][1] += 1
+            return
+        self.counts[leave_from][1] += 1
+        wait = max(0.0, self.delay_ms + self.random.uniform(-self.jitter_ms, self.jitter_ms)) / 1000
+        self.loop.call_later(wait, self.sides[leave_from].transport.sendto, data, self.real[target])
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+# The page side: pcs whose candidates reach each other only through the relay.
+RELAYED_CALL = """<script>
+// relayedCall(pc1, pc2, relay): pc1 sends audio and video to pc2. Only UDP IPv4 host candidates
+// pass, each rewritten to the relay's socket that stands for it; window.realCandidates tells the
+// test where each pc really listens.
+window.realCandidates = {};
+async function relayedCall(pc1, pc2, relay) {
+  const hand = (from, to, name, port) => (e) => {
+    if (!e.candidate || !e.candidate.candidate) return;
+    const parts = e.candidate.candidate.split(" ");  // foundation comp proto prio addr port typ type
+    if (parts[2].toLowerCase() !== "udp" || parts[7] !== "host" || !/^\\d+\\.\\d+\\.\\d+\\.\\d+$/.test(parts[4])) return;
+    if (window.realCandidates[name]) return;  // one candidate each way is enough
+    window.realCandidates[name] = [parts[4], Number(parts[5])];
+    parts[4] = relay.host; parts[5] = String(port);
+    to.addIceCandidate({candidate: parts.join(" "), sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex});
+  };
+  pc1.onicecandidate = hand(pc1, pc2, "a", relay.portA);  // pc2 sends to "a" thinking it is pc1
+  pc2.onicecandidate = hand(pc2, pc1, "b", relay.portB);
+  const media = await navigator.mediaDevices.getUserMedia({audio: true, video: true});
+  media.getTracks().forEach((t) => pc1.addTrack(t, media));
+  await pc1.setLocalDescription(await pc1.createOffer());
+  await pc2.setRemoteDescription(pc1.localDescription);
+  await pc2.setLocalDescription(await pc2.createAnswer());
+  await pc1.setRemoteDescription(pc2.localDescription);
+}
+</script>"""
