@@ -313,7 +313,8 @@ def build(dist: Path) -> Path:
     shutil.copytree(ROOT / "web" / "dashboard", staging / "dashboard")
     uplot = fetch_npm("uplot", UPLOT) / "dist"
     for name in ("uPlot.iife.min.js", "uPlot.min.css"):  # charts, bundled: no CDN
-        shutil.copy(uplot / name, staging / "dashboard" / name)
+        for page in ("dashboard", "demo"):
+            shutil.copy(uplot / name, staging / page / name)
     compress(staging)
     (staging / "manifest.json").write_text(json.dumps(manifest(staging), indent=1))
     shutil.rmtree(dist, ignore_errors=True)

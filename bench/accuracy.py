@@ -29,23 +29,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.relay import RELAYED_CALL, Relay  # noqa: E402
+from bench.relay import RELAYED_PAGE, Relay, connect, reported_loss  # noqa: E402
 from pyclient.quality import rating_of_mos  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
-from tests.servers import run_cli, start_collector  # noqa: E402
+from tests.servers import run_cli, start_collector, start_page_server  # noqa: E402
 
 INTERVAL_MS = 2000  # csStatsCallback every 2 s: the collector's submission interval
-PAGE = """<!doctype html><html><body>""" + RELAYED_CALL + """
-<script src="{collector}callstats.js"></script>
-<script>
-window.reports = [];
-const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-callstats.initialize(app.appID, app.appSecret, "alice", null, (payload) => reports.push(payload));
-const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
-callstats.addNewFabric(pc1, "bob", "multiplex", "accuracy");
-callstats.addNewFabric(pc2, "alice", "multiplex", "accuracy");
-window.start = (relay) => relayedCall(pc1, pc2, relay);
-</script></body></html>"""
 
 
 def measure(browser, page_url: str, loss: float, delay: float, jitter: float, seconds: float) -> dict:
@@ -54,14 +43,7 @@ def measure(browser, page_url: str, loss: float, delay: float, jitter: float, se
     page = browser.new_page()
     try:
         page.goto(page_url)
-        page.evaluate("callstats.ready")
-        page.evaluate("(relay) => { start(relay); }", {"host": relay.host, "portA": relay.ports["a"],
-                                                        "portB": relay.ports["b"]})
-        page.wait_for_function("realCandidates.a && realCandidates.b", timeout=20_000)
-        for side, (address, port) in page.evaluate("realCandidates").items():
-            relay.learn(side, address, port)
-        page.wait_for_function("pc1.connectionState === 'connected' && pc2.connectionState === 'connected'",
-                               timeout=30_000)
+        connect(page, relay)
         page.wait_for_timeout(INTERVAL_MS * 3)  # warm-up: jitter buffers, rtt estimates settle
         first = len(page.evaluate("reports"))
         truth_before = {ssrc: list(c) for ssrc, c in relay.rtp.items()}
@@ -81,11 +63,8 @@ def summarise(reports: list, before: dict, after: dict) -> dict:
     ssrc = inbound[0]["ssrc"] if inbound else None
     seen = after.get(int(ssrc), [0, 0])[0] - before.get(int(ssrc), [0, 0])[0] if ssrc else 0
     dropped = after.get(int(ssrc), [0, 0])[1] - before.get(int(ssrc), [0, 0])[1] if ssrc else 0
-    # the reported fraction per interval, weighted by the packets of that interval
-    received = [s["packetRate"] or 0 for s in inbound]
-    lost = [f / (1 - f) * r if f < 1 else 0 for f, r in zip((s["fractionLoss"] for s in inbound), received)]
     return {
-        "loss": sum(lost) / (sum(lost) + sum(received)) if sum(received) else None,
+        "loss": reported_loss(inbound) if inbound else None,
         "true_loss": dropped / seen if seen else None,
         "rtt": statistics.median(s["rtt"] for s in outbound) if outbound else None,
         "jitter": statistics.median(s["jitter"] for s in inbound if s["jitter"] is not None) if inbound else None,
@@ -107,15 +86,13 @@ def main() -> None:
     console = Console(width=200)
     folder = Path(tempfile.mkdtemp(prefix="accuracy-"))
     collector = start_collector(folder / "collector" / "data", extra=("--submission-interval", str(INTERVAL_MS)))
-    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
-            "--keyfile", str(collector.data_dir / "collector-key.pem"))
     pages_dir = folder / "pages"
     pages_dir.mkdir()
-    pages = start_collector(folder / "pages-server" / "data", dist=pages_dir, extra=cert)
+    pages = start_page_server(collector, pages_dir, folder / "pages-server" / "data")
     results = {}
     try:
         app = run_cli("apps", "create", "--name", "accuracy", "--data-dir", str(collector.data_dir))
-        (pages_dir / "accuracy.html").write_text(PAGE.replace("{collector}", collector.url))
+        (pages_dir / "accuracy.html").write_text(RELAYED_PAGE.replace("{collector}", collector.url))
         url = f"{pages.url}accuracy.html#{json.dumps(app)}"
         with sync_playwright() as p:
             browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402,F401  (the same media the tests use)
 from tests.conftest import load_playwright_config  # noqa: E402
-from tests.servers import run_cli, start_collector  # noqa: E402
+from tests.servers import run_cli, start_collector, start_page_server  # noqa: E402
 
 POLL_MS = 5000
 RTCSTATS_ENDPOINT = "wss://rtcstats.bench.invalid"
@@ -168,11 +168,9 @@ def main() -> None:
     console = Console(width=220)
     folder = Path(tempfile.mkdtemp(prefix="client-overhead-"))
     collector = start_collector(folder / "collector" / "data", extra=("--submission-interval", str(POLL_MS)))
-    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
-            "--keyfile", str(collector.data_dir / "collector-key.pem"))
     pages_dir = folder / "pages"
     pages_dir.mkdir()
-    pages = start_collector(folder / "pages-server" / "data", dist=pages_dir, extra=cert)
+    pages = start_page_server(collector, pages_dir, folder / "pages-server" / "data")
     try:
         bundle_peers(pages_dir)
         app = run_cli("apps", "create", "--name", "bench", "--data-dir", str(collector.data_dir))

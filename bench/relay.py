@@ -133,3 +133,37 @@ async function relayedCall(pc1, pc2, relay) {
   await pc1.setRemoteDescription(pc2.localDescription);
 }
 </script>"""
+
+# A whole page: callstats monitors both pcs of a relayed call and keeps every csStatsCallback
+# payload in window.reports ({collector} is the collector's URL; the app is in the URL's hash).
+RELAYED_PAGE = """<!doctype html><html><body>""" + RELAYED_CALL + """
+<script src="{collector}callstats.js"></script>
+<script>
+window.reports = [];
+const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
+callstats.initialize(app.appID, app.appSecret, "alice", null, (payload) => reports.push(payload));
+const pc1 = new RTCPeerConnection(), pc2 = new RTCPeerConnection();
+callstats.addNewFabric(pc1, "bob", "multiplex", "relayed");
+callstats.addNewFabric(pc2, "alice", "multiplex", "relayed");
+</script></body></html>"""
+
+
+def connect(page, relay: "Relay") -> None:
+    """Start the page's relayed call and tell the relay where each pc really listens."""
+    page.evaluate("callstats.ready")
+    page.evaluate("(relay) => { relayedCall(pc1, pc2, relay); }",
+                  {"host": relay.host, "portA": relay.ports["a"], "portB": relay.ports["b"]})
+    page.wait_for_function("realCandidates.a && realCandidates.b", timeout=20_000)
+    for side, (address, port) in page.evaluate("realCandidates").items():
+        relay.learn(side, address, port)
+    page.wait_for_function("pc1.connectionState === 'connected' && pc2.connectionState === 'connected'",
+                           timeout=30_000)
+
+
+def reported_loss(inbound: list) -> float:
+    """Σlost / Σ(lost + received) over csStatsCallback intervals of one stream: each interval's
+    fractionLoss weighted by its packets (packetRate, the intervals being equally long)."""
+    received = [s["packetRate"] or 0 for s in inbound]
+    lost = [s["fractionLoss"] / (1 - s["fractionLoss"]) * r if s["fractionLoss"] < 1 else 0
+            for s, r in zip(inbound, received)]
+    return sum(lost) / (sum(lost) + sum(received)) if sum(received) else 0.0

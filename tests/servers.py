@@ -73,6 +73,14 @@ def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127
     return Server(process, f"https://{host}:{port}/", spki, data_dir)
 
 
+def start_page_server(collector: Server, pages: Path, data_dir: Path) -> Server:
+    """Another origin (a port of its own on loopback) serving the files in `pages`, with the
+    collector's certificate, the one Chromium is told to trust: the page's own site."""
+    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
+            "--keyfile", str(collector.data_dir / "collector-key.pem"))
+    return start_collector(data_dir, dist=pages, extra=cert)
+
+
 def run_cli(*args: str) -> dict:
     """python -m collector <args>, whose last stdout line is JSON."""
     done = subprocess.run([sys.executable, "-m", "collector", *args], cwd=ROOT, capture_output=True, text=True)

@@ -470,7 +470,7 @@ import { META, VALIDATE } from "callstats-generated";
     python = entry;
     instance.bootTimes = callstats.bootTimes = marks;
     // For bench/client_overhead.py: the wasm linear memory Python lives in (Emscripten's module).
-    instance._wasmBytes = () => pyodide._module.HEAPU8.byteLength;
+    instance._wasmBytes = callstats._wasmBytes = () => pyodide._module.HEAPU8.byteLength;
     resolveReady(instance);
   }
 

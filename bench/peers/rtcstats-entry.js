@@ -4,7 +4,7 @@ import traceInit from "@jitsi/rtcstats/trace-ws";
 
 window.startRtcstats = (endpoint, pollInterval) => {
   const trace = traceInit({ endpoint, meetingFqn: "bench", onCloseCallback() {} });
-  rtcstatsInit(trace, pollInterval, [""]);
+  rtcstatsInit(trace, { pollInterval, useLegacy: false, prefixesToWrap: [""] }); // 9.7's signature
   trace.connect();
   trace.identity("identity", null, { user: "alice", conference: "bench" });
   return trace;

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ROOT, load_playwright_config
-from ..servers import start_collector
+from ..servers import start_collector, start_page_server
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -33,9 +33,7 @@ def collector(dist, tmp_path_factory):
 def app_origin(collector, tmp_path_factory):
     """Another origin (another port on loopback) that serves the test pages: the page's own site."""
     pages = tmp_path_factory.mktemp("pages")
-    cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
-            "--keyfile", str(collector.data_dir / "collector-key.pem"))  # Chromium trusts this one
-    server = start_collector(tmp_path_factory.mktemp("app") / "data", dist=pages, extra=cert)
+    server = start_page_server(collector, pages, tmp_path_factory.mktemp("app") / "data")
     server.pages = pages
     yield server
     server.stop()

@@ -37,12 +37,21 @@ def test_the_demo_runs_a_monitored_call(page, collector, tmp_path):
         page.goto(base + "demo/")
         page.wait_for_function("window.demo && demo.figures.length >= 2", timeout=90_000)
         first = page.evaluate("demo.figures[demo.figures.length - 1]")
+        # the live charts plot every figure the page got: one point per payload and stream
+        charts, figures = page.evaluate("[demo.charts, demo.figures]")
+        assert set(charts) == {"sent audio", "sent video", "received audio", "received video"}
+        for label, line in charts.items():
+            payloads = [f for f in figures if any(f"{'sent' if s['statsType'] == 'outbound-rtp' else 'received'} "
+                                                  f"{s['mediaType']}" == label for s in f["mediaStreamTracks"])]
+            assert len(line["times"]) == len(line["bitrate"]) == len(payloads) > 0, label
+        assert any(v for v in charts["received audio"]["mos"]) and page.locator("#charts .uplot").count() == 3
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
         for button in ("mute", "pause", "hold", "share"):
             page.click(f"#{button}")
+        assert page.inner_text("#mute") == "Unmute audio" and page.inner_text("#share") == "Stop sharing"
         page.wait_for_function(f"demo.figures.length >= {len(page.evaluate('demo.figures')) + 1}", timeout=30_000)
         last = page.evaluate("demo.figures[demo.figures.length - 1]")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "demo.png"))
         page.click("#hangup")
 
         streams = last["mediaStreamTracks"]

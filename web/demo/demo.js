@@ -32,9 +32,11 @@
   await pc1.setRemoteDescription(answer);
 
   function toggle(button, on, off, apply) {
+    const labels = [button.textContent, button.dataset.pressed];
     button.addEventListener("click", () => {
       const pressed = button.getAttribute("aria-pressed") !== "true";
       button.setAttribute("aria-pressed", String(pressed));
+      button.textContent = labels[pressed ? 1 : 0];
       const event = pressed ? on : off;
       apply(pressed);
       const result = callstats.sendFabricEvent(pc1, event, conference);
@@ -65,6 +67,41 @@
       return `<tr>${cells.map((c) => `<td>${c}</td>`).join("")}<td class="${s.quality}">${s.quality}</td></tr>`;
     });
     document.querySelector("#figures tbody").innerHTML = rows.join("");
+    plot(payload);
+  }
+
+  // ---- small live charts (uPlot, served with the demo: no CDN) ----
+  const CHARTS = [
+    ["bitrate", "kbit/s", (s) => s.bitrate],
+    ["mos", "audio MOS", (s) => (s.mediaType === "audio" ? s.mos : null)],
+    ["rtt", "rtt ms", (s) => s.rtt],
+  ];
+  const series = {}; // stream label -> {times, bitrate: [], mos: [], rtt: []}
+  const plots = {};
+  window.demo.charts = series;
+
+  function plot(payload) {
+    for (const s of payload.mediaStreamTracks) {
+      const label = `${s.statsType === "outbound-rtp" ? "sent" : "received"} ${s.mediaType}`;
+      const line = series[label] || (series[label] = { times: [], bitrate: [], mos: [], rtt: [] });
+      line.times.push(payload.timestamp / 1000);
+      for (const [key, , value] of CHARTS) line[key].push(value(s) ?? null);
+    }
+    const labels = Object.keys(series).sort();
+    const times = [...new Set(labels.flatMap((l) => series[l].times))].sort((a, b) => a - b);
+    const colors = ["#2563eb", "#dc2626", "#059669", "#d97706"];
+    for (const [key, title] of CHARTS) {
+      const shown = labels.filter((l) => series[l][key].some((v) => v !== null));
+      const data = [times, ...shown.map((l) => times.map((t) => {
+        const i = series[l].times.indexOf(t);
+        return i < 0 ? null : series[l][key][i];
+      }))];
+      const opts = { title, width: 350, height: 170, scales: { x: { time: true } }, legend: { live: false },
+                     series: [{}, ...shown.map((l, i) => ({ label: l, stroke: colors[i % colors.length], spanGaps: true }))] };
+      if (plots[key] && plots[key].series.length !== opts.series.length) { plots[key].destroy(); delete plots[key]; }
+      if (plots[key]) plots[key].setData(data);
+      else plots[key] = new uPlot(opts, data, $("charts"));
+    }
   }
   const num = (v, digits) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
 })();
