@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from . import auth, protocol, reading
 from .cors import AppCors
+from .encoding import GzipRequests
 from .limits import BodyLimit, RateLimiter, TooLarge, TooMany
 from .static import PrecompressedFiles
 from .store import Store, make_engine, migrate
@@ -47,6 +48,7 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
         {"status": "error", "msg": f"body: larger than {body_limit} bytes"}, status_code=413))
     app.add_exception_handler(TooMany, lambda _r, exc: JSONResponse(
         {"status": "error", "msg": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after)}))
+    app.add_middleware(GzipRequests, limit=body_limit)  # inside BodyLimit: it sees the compressed size
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(AppCors, store_of=lambda: app.state.store)
     app.add_middleware(EncodedConferenceIDs)

@@ -6,7 +6,7 @@ import re
 import time
 
 APP_IN_PATH = re.compile(r"^/(?:v1/apps/)?(\d{1,18})/")
-ALLOW_HEADERS = "authorization, content-type, idempotency-key"
+ALLOW_HEADERS = "authorization, content-type, content-encoding, idempotency-key"
 MAX_AGE = "600"
 
 

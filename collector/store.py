@@ -367,7 +367,7 @@ class Store:
             if where["path"] == "stats":
                 key = (where["uc_id"], where["connection_id"] or "")
                 previous = states.get(key)
-                entries = rebuild(previous if body.get("delta") else None, entries)
+                entries = rebuild(previous if body.get("delta") else None, entries, body.get("statsTimestamp"))
                 figures = stream_figures(previous, entries)
                 states[key] = entries
                 touched.add(key)
@@ -555,11 +555,14 @@ def stream_figures(previous: Optional[list], current: list) -> dict[tuple, dict]
     return figures
 
 
-def rebuild(previous: Optional[list], entries: list[dict]) -> list[dict]:
+def rebuild(previous: Optional[list], entries: list[dict], stats_timestamp: Optional[float] = None) -> list[dict]:
     """Full values of a sample: a delta entry updates the previous entry with the same id (and drops
     the fields it lists in "removedFields"), an entry {"id", "removed": true} drops the entry, and
-    entries not mentioned are unchanged. No previous sample: every entry is new."""
+    entries not mentioned are unchanged. No previous sample: every entry is new. With the body's
+    statsTimestamp, every known entry has that timestamp unless it names its own (pyclient.stats.diff)."""
     full = {e["id"]: e for e in (previous or [])}
+    if stats_timestamp is not None:  # known entries that had a timestamp now have the report's
+        full = {i: {**e, "timestamp": stats_timestamp} if "timestamp" in e else e for i, e in full.items()}
     for entry in entries:
         entry_id = entry.get("id")
         if entry_id is None:

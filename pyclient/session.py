@@ -52,6 +52,7 @@ class Session:
         self.listeners: dict = {}
         self.device_id = port.device_id()
         self.joined: set[str] = set()
+        self.last_sent: dict[str, float] = {}  # conference -> when an item for it was last queued
         self.fabrics: dict[int, Fabric] = {}
         self.last_auth: Optional[str] = None
         self.polling = False
@@ -118,6 +119,7 @@ class Session:
 
     def send(self, conference_id: str, kind: str, body: dict, **sample) -> None:
         self.join(conference_id)
+        self.last_sent[conference_id] = self.port.now()
         self.transport.send(conference_id, kind, body, origin=self.origin, **sample)
 
     # ---- fabrics ----
@@ -276,10 +278,13 @@ class Session:
             self.send(conference_id, "events/user/left", self.body(eventType="userLeft"))
 
     async def _alive_forever(self) -> None:
+        """user/alive for a conference that sent nothing else for ALIVE_MS: any item tells the
+        collector the user is there, so a call that uploads stats needs no extra request."""
         while any(not f.terminated for f in self.fabrics.values()):
             await self.port.sleep(ALIVE_MS)
             for conference_id in {f.conference_id for f in self.fabrics.values() if not f.terminated}:
-                self.send(conference_id, "events/user/alive", self.body(eventType="userAlive"))
+                if self.port.now() - self.last_sent.get(conference_id, 0.0) >= ALIVE_MS:
+                    self.send(conference_id, "events/user/alive", self.body(eventType="userAlive"))
 
     # ---- stats ----
 
@@ -307,11 +312,13 @@ class Session:
             fabric.last_sample = sample
             fabric.rtt = stats.pair_rtt_ms(sample)
             fabric.last_sample_bytes = len(text)
-            if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
-                self._upload(fabric, sample)
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
             busy_ms += self.port.clock_ms() - started
         started = self.port.clock_ms()
+        # queued together once every pc was polled, so that they go in one request
+        for fabric in [f for entries in by_conference.values() for f, _ in entries]:
+            if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
+                self._upload(fabric, fabric.last_sample)
         for conference_id, entries in by_conference.items():
             self._report(conference_id, entries)
         self.poll_ms.append(round(busy_ms + self.port.clock_ms() - started, 3))

@@ -6,6 +6,7 @@ Figures over an interval need two samples: the first poll of a stream reports it
 """
 
 import json
+from collections import Counter
 from typing import Optional
 
 from . import quality
@@ -17,26 +18,36 @@ def parse(report_json: str) -> dict[str, dict]:
     return {entry["id"]: entry for entry in json.loads(report_json) if isinstance(entry, dict) and "id" in entry}
 
 
-def diff(previous: Optional[dict], current: dict) -> list[dict]:
+def common_timestamp(sample: dict) -> Optional[float]:
+    """The timestamp most entries of a report share (the report's own; remote-* entries carry the
+    time of their RTCP report instead)."""
+    times = Counter(e.get("timestamp") for e in sample.values() if isinstance(e.get("timestamp"), (int, float)))
+    return times.most_common(1)[0][0] if times else None
+
+
+def diff(previous: Optional[dict], current: dict, timestamp: Optional[float] = None) -> list[dict]:
     """What changed since the previous sample: new entries whole, changed fields of the others
     (with their id, and "removedFields" naming fields the entry no longer has), and
-    {"id", "removed": true} for entries that are gone. The collector rebuilds every full value
-    from these (collector.store.rebuild)."""
-    if previous is None:
-        return list(current.values())
+    {"id", "removed": true} for entries that are gone. With `timestamp` (the body's statsTimestamp)
+    a known entry's timestamp is left out when it is that one, and given when it is not, changed or
+    not: otherwise every entry of every report would be sent for its new timestamp alone (new
+    entries go whole). The collector rebuilds every full value from these (collector.store.rebuild)."""
     out = []
     for entry_id, entry in current.items():
-        before = previous.get(entry_id)
+        before = (previous or {}).get(entry_id)
         if before is None:
             out.append(entry)
             continue
-        changed = {k: v for k, v in entry.items() if k not in before or before[k] != v}
+        changed = {k: v for k, v in entry.items() if k != "timestamp" and (k not in before or before[k] != v)}
+        if "timestamp" in entry and ("timestamp" not in before or entry["timestamp"] != (
+                timestamp if timestamp is not None else before["timestamp"])):
+            changed["timestamp"] = entry["timestamp"]
         gone = sorted(before.keys() - entry.keys())
         if gone:
             changed["removedFields"] = gone
         if changed:
             out.append({"id": entry_id, **changed})
-    out += [{"id": entry_id, "removed": True} for entry_id in previous.keys() - current.keys()]
+    out += [{"id": entry_id, "removed": True} for entry_id in (previous or {}).keys() - current.keys()]
     return out
 
 

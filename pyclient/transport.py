@@ -424,7 +424,8 @@ class Transport:
         # timestamps were taken on the page's clock; correct them now that the offset is known
         body = {**item.body, "timestamp": item.body["timestamp"] + (self.clock_offset or 0.0), "itemID": item.item_id}
         if item.sample is not None:
-            body.update(stats=stats.diff(base, item.sample), delta=base is not None)
+            timestamp = stats.common_timestamp(item.sample)
+            body.update(stats=stats.diff(base, item.sample, timestamp), delta=base is not None, statsTimestamp=timestamp)
         return json.dumps(body, separators=(",", ":"))
 
     def _url(self, target: tuple, kind: str) -> str:

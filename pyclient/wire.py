@@ -96,6 +96,8 @@ class StatsBody(FabricBody):
     stats: Annotated[list[dict[str, Any]], Field(max_length=5000)]
     delta: bool = False
     seq: Optional[Annotated[int, Field(ge=0)]] = None
+    # the timestamp of the entries that leave theirs out (ours; the deployed client sends none)
+    statsTimestamp: Optional[Millis] = None
 
 
 class CustomStatsBody(Body):

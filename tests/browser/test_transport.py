@@ -1,6 +1,7 @@
 """Nothing lost (issue: the transport): real Chromium, a real call, a real collector that this test
 stops, restarts, answers 429 in front of, or whose answer it loses, and tokens that expire."""
 
+import gzip
 import json
 import time
 import uuid
@@ -249,7 +250,8 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
         if request.method != "POST" or not request.url.endswith(("/stats", "/batch")):
             route.fallback()
             return
-        posted.append(json.loads(request.post_data))
+        raw = request.post_data_buffer
+        posted.append(json.loads(gzip.decompress(raw) if request.headers.get("content-encoding") == "gzip" else raw))
         if len(posted) == 1:
             route.fetch()  # the collector stores it...
             route.abort("connectionreset")  # ...and its answer never reaches the page

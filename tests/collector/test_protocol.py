@@ -245,6 +245,31 @@ def test_cors_answers_only_allowed_origins(collector):
         assert static.status_code == 200 and static.headers["access-control-allow-origin"] == "*"
 
 
+def test_gzip_bodies_are_inflated_within_the_limit(collector):
+    import gzip
+    import json as jsonlib
+
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        url = f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/stats"
+        sample = fabric(stats=[{"id": "o1", "type": "outbound-rtp", "ssrc": 7, "bytesSent": 100}])
+        packed = {**headers, "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        ok = client.post(url, headers=packed, content=gzip.compress(jsonlib.dumps(sample).encode()))
+        assert ok.status_code == 200, ok.text
+        stored = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/stats", headers=reader(app)).json()
+        assert stored[-1]["stats"] == sample["stats"]
+        bomb = gzip.compress(b'{"pad": "' + b"0" * (4 << 20) + b'"}')  # 4 MiB inflated from a few KB
+        assert len(bomb) < 64 * 1024
+        too_big = client.post(url, headers=packed, content=bomb)
+        assert too_big.status_code == 413 and "inflated" in too_big.json()["msg"]
+        broken = client.post(url, headers=packed, content=b"not gzip at all")
+        assert broken.status_code == 400 and "gzip" in broken.json()["msg"]
+        other = client.post(url, headers={**packed, "Content-Encoding": "br"}, content=b"x")
+        assert other.status_code == 415 and "gzip" in other.json()["msg"]
+
+
 def test_limits(collector):
     app = collector.app()
     with collector.client() as client:

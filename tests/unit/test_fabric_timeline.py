@@ -154,3 +154,20 @@ def test_the_associated_video_elements_first_frame_is_time_to_first_frame():
     (started,) = [i.body for i in api.session.transport.events if i.kind == "events/media/pipeline"]
     assert started["eventType"] == "mediaPlaybackStart" and started["ssrc"] == "1234"
     assert started["timeToFirstFrame"] == 800 and started["mediaType"] == "video"
+
+
+def alive_events(with_stats: bool) -> int:
+    port = FakePort(background=True)
+    port.collector = lambda *request: None  # the collector is away: what is queued stays in view
+    if with_stats:
+        port.reports[7] = [report("P1")]
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.run(budget=300)
+    return len([i for i in api.session.transport.events if i.kind == "events/user/alive"])
+
+
+def test_user_alive_only_when_nothing_else_tells_the_collector():
+    quiet, busy = alive_events(with_stats=False), alive_events(with_stats=True)
+    assert quiet >= 2 and busy < quiet  # stats uploads (every 15 s here) stand in for most of them

@@ -101,10 +101,22 @@ def test_deltas_rebuild_every_full_value():
     previous, rebuilt = None, None
     for _ in range(300):
         current = random_sample(rng, previous or {})
-        delta = json.loads(json.dumps(stats.diff(previous, current)))  # as it travels
-        rebuilt = rebuild(rebuilt if previous is not None else None, delta)
+        timestamp = stats.common_timestamp(current) if rng.random() < 0.7 else None
+        delta = json.loads(json.dumps(stats.diff(previous, current, timestamp)))  # as it travels
+        rebuilt = rebuild(rebuilt if previous is not None else None, delta, timestamp)
         assert sorted(rebuilt, key=lambda e: e["id"]) == sorted(current.values(), key=lambda e: e["id"])
         previous = current
+
+
+def test_timestamps_shared_by_the_report_are_sent_once():
+    first, second = sample(1000, 10_000, 10_000), sample(6000, 60_000, 40_000)
+    second["RR"] = {"id": "RR", "type": "remote-inbound-rtp", "timestamp": 900.0, "roundTripTime": 0.02}
+    first["RR"] = dict(second["RR"])
+    timestamp = stats.common_timestamp(second)
+    delta = stats.diff(first, second, timestamp)
+    assert all("timestamp" not in e for e in delta if e["id"] != "RR")
+    assert [e for e in delta if e["id"] == "RR"] == [{"id": "RR", "timestamp": 900.0}]  # its own, kept
+    assert rebuild(list(first.values()), delta, timestamp) == list(second.values())
 
 
 def test_a_delta_is_smaller_than_the_sample():

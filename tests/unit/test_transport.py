@@ -78,7 +78,8 @@ class FakeCollector:
         self.seen_ids.add(body["itemID"])
         if kind == "stats":
             connection = body["connectionID"]
-            body = {**body, "stats": rebuild(self.full.get(connection) if body["delta"] else None, body["stats"])}
+            body = {**body, "stats": rebuild(self.full.get(connection) if body["delta"] else None, body["stats"],
+                                             body.get("statsTimestamp"))}
             self.full[connection] = body["stats"]
         self.stored.append((kind, body))
 
