@@ -80,6 +80,15 @@
   const plots = {};
   window.demo.charts = series;
 
+  function slot(key) { // one box per chart, in CHARTS' order, whenever each is (re)made
+    let box = $(`chart-${key}`);
+    if (!box) {
+      CHARTS.forEach(([name]) => $("charts").insertAdjacentHTML("beforeend", `<div id="chart-${name}"></div>`));
+      box = $(`chart-${key}`);
+    }
+    return box;
+  }
+
   function plot(payload) {
     for (const s of payload.mediaStreamTracks) {
       const label = `${s.statsType === "outbound-rtp" ? "sent" : "received"} ${s.mediaType}`;
@@ -100,7 +109,7 @@
                      series: [{}, ...shown.map((l, i) => ({ label: l, stroke: colors[i % colors.length], spanGaps: true }))] };
       if (plots[key] && plots[key].series.length !== opts.series.length) { plots[key].destroy(); delete plots[key]; }
       if (plots[key]) plots[key].setData(data);
-      else plots[key] = new uPlot(opts, data, $("charts"));
+      else plots[key] = new uPlot(opts, data, slot(key));
     }
   }
   const num = (v, digits) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
