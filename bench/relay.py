@@ -1,11 +1,13 @@
 """A userspace UDP relay that imposes known loss, delay and jitter between two pcs in one page
 (netem is not available here). Used by bench/accuracy.py and by a browser test.
 
-Each pc is given the other's candidate rewritten to a relay socket: `for_a` stands for pc B in
-front of pc A, `for_b` for pc A in front of pc B. What A sends to `for_a` leaves from `for_b` to
-B's real address (so B sees it come from the address it was told is A's), and the other way
-round. Every packet, each way, is dropped with probability `loss`, else sent after
-`delay_ms` +- uniform `jitter_ms`.
+Each pc is given the other's candidate rewritten to a relay socket: side "a" stands for pc A in
+front of pc B, side "b" for pc B in front of pc A. What B sends to "a" leaves from "b" to A's
+real address (so A sees it come from the address it was told is B's), and the other way round.
+Each way, packets are dropped at the rate `loss` (spread evenly: exactly that share of every
+stream, so that conditions compare; `random_loss=True` draws each packet instead), the others sent
+after `delay_ms` +- uniform `jitter_ms` (never less than 0: the relay records the mean delay it
+really applied, the ground truth for the round trip).
 """
 
 import asyncio
@@ -48,8 +50,10 @@ def own_address() -> str:
 class Relay:
     """start() runs it in a thread; set(loss, delay_ms, jitter_ms) changes the impairment live."""
 
-    def __init__(self, host: Optional[str] = None, seed: int = 1):
+    def __init__(self, host: Optional[str] = None, seed: int = 1, random_loss: bool = False):
         self.host = host or own_address()
+        self.random_loss = random_loss
+        self.applied_ms = [0.0, 0]  # the sum and count of the delays applied to RTP packets
         self.random = random.Random(seed)
         self.loss, self.delay_ms, self.jitter_ms = 0.0, 0.0, 0.0
         self.real: dict[str, tuple] = {}  # "a"/"b" -> the pc's real candidate address
@@ -93,15 +97,29 @@ class Relay:
         ssrc = _rtp_ssrc(data)
         if target not in self.real:
             return
-        if ssrc is not None:
-            self.rtp.setdefault(ssrc, [0, 0])[0] += 1
-        if self.random.random() < self.loss:
-            if ssrc is not None:
-                self.rtp[ssrc][1] += 1
+        stream = self.rtp.setdefault(ssrc, [0, 0]) if ssrc is not None else None
+        if stream is not None:
+            stream[0] += 1
+        # the n-th packet of its RTP stream (STUN, DTLS and RTCP: of its side)
+        if self._drop(stream[0] if stream is not None else self.counts[leave_from][0]):
+            if stream is not None:
+                stream[1] += 1
             return
         self.counts[leave_from][1] += 1
-        wait = max(0.0, self.delay_ms + self.random.uniform(-self.jitter_ms, self.jitter_ms)) / 1000
-        self.loop.call_later(wait, self.sides[leave_from].transport.sendto, data, self.real[target])
+        wait = max(0.0, self.delay_ms + self.random.uniform(-self.jitter_ms, self.jitter_ms))
+        if ssrc is not None:
+            self.applied_ms[0] += wait
+            self.applied_ms[1] += 1
+        self.loop.call_later(wait / 1000, self.sides[leave_from].transport.sendto, data, self.real[target])
+
+    def _drop(self, n: int) -> bool:
+        """Drop the n-th packet of its stream? Evenly: when n crosses the next multiple of 1/loss."""
+        if self.random_loss:
+            return self.random.random() < self.loss
+        return int(n * self.loss) > int((n - 1) * self.loss)
+
+    def mean_delay_ms(self) -> float:
+        return self.applied_ms[0] / self.applied_ms[1] if self.applied_ms[1] else 0.0
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
