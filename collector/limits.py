@@ -34,20 +34,31 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _drain(receive, 0)
                 return await _send_413(send, self.limit)
-        seen = 0
+        seen, finished = 0, False
 
         async def limited():
-            nonlocal seen
+            nonlocal seen, finished
             message = await receive()
+            finished = message["type"] != "http.request" or not message.get("more_body")
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
                     if message.get("more_body"):
                         await _drain(receive, seen)
+                    finished = True
                     raise TooLarge()
             return message
 
-        await self.app(scope, limited, send)
+        async def answer_after_body(message):
+            # an answer given without reading the body (a 405, a 404...): read it first, or an
+            # HTTP/1.1 client still sending it gets its connection reset instead of the answer
+            nonlocal finished
+            if message["type"] == "http.response.start" and not finished:
+                finished = True
+                await _drain(receive, seen)
+            await send(message)
+
+        await self.app(scope, limited, answer_after_body)
 
 
 async def _drain(receive, seen: int) -> None:

@@ -32,10 +32,6 @@ class PrecompressedFiles:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
-            # read what was sent before answering: an HTTP/1.1 client still writing its body into
-            # a closed TLS connection sees a reset instead of the answer
-            while (await receive()).get("more_body"):
-                pass
             await PlainTextResponse("method not allowed", status_code=405, headers={"Allow": "GET, HEAD"})(
                 scope, receive, send)
             return

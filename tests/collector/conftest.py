@@ -35,9 +35,9 @@ class Running:
     def cli(self, *args: str) -> dict:
         return run_cli(*args, *self.db_args)
 
-    def client(self, **kwargs) -> httpx.Client:
+    def client(self, http2: bool = True, **kwargs) -> httpx.Client:
         trust = ssl.create_default_context(cafile=str(self.server.data_dir / "collector-cert.pem"))
-        return httpx.Client(http2=True, verify=trust,
+        return httpx.Client(http2=http2, verify=trust,
                             base_url=self.url, timeout=20, **kwargs)
 
 

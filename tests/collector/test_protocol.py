@@ -270,6 +270,18 @@ def test_gzip_bodies_are_inflated_within_the_limit(collector):
         assert other.status_code == 415 and "gzip" in other.json()["msg"]
 
 
+def test_an_answer_given_without_reading_the_body_still_arrives_over_http1(collector):
+    """A method a path does not take is answered 405, the page files included, over HTTP/1.1 too,
+    with the body read first: a client still sending it gets the answer, not a reset (schemathesis
+    once saw such resets, under load; they do not come on demand)."""
+    body = b'{"localID": "0", "deviceID": "0", "timestamp": 0.0}' * 40
+    with collector.client(http2=False) as client:  # HTTP/1.1, as requests (schemathesis) speaks it
+        for path in ("/v1/apps/0/conferences/0/0/events/fabric/setupfailed", "/dashboard/index.html"):
+            for _ in range(20):
+                answer = client.request("DELETE", path, content=body, headers={"Content-Type": "application/json"})
+                assert answer.status_code == 405 and answer.http_version == "HTTP/1.1"
+
+
 def test_limits(collector):
     app = collector.app()
     with collector.client() as client:
