@@ -68,15 +68,12 @@ PAIR_FIELDS = ("id", "localCandidateId", "remoteCandidateId", "state", "nominate
 
 def ice_candidates(sample: dict) -> dict:
     """The setup event's candidates and pairs (addresses only where the sample still has them)."""
-    def picked(entry, names):
-        return {k: entry[k] for k in names if entry.get(k) is not None}
-
     pair = selected_pair(sample)
     return {
-        "localIceCandidates": [picked(e, CANDIDATE_FIELDS) for e in sample.values() if e.get("type") == "local-candidate"],
-        "remoteIceCandidates": [picked(e, CANDIDATE_FIELDS) for e in sample.values()
+        "localIceCandidates": [_picked(e, CANDIDATE_FIELDS) for e in sample.values() if e.get("type") == "local-candidate"],
+        "remoteIceCandidates": [_picked(e, CANDIDATE_FIELDS) for e in sample.values()
                                 if e.get("type") == "remote-candidate"],
-        "iceCandidatePairs": [picked(e, PAIR_FIELDS) for e in sample.values() if e.get("type") == "candidate-pair"],
+        "iceCandidatePairs": [_picked(e, PAIR_FIELDS) for e in sample.values() if e.get("type") == "candidate-pair"],
         "selectedCandidatePairID": pair["id"] if pair else None,
     }
 
@@ -86,11 +83,14 @@ def pair_summary(sample: dict, pair: dict) -> dict:
     local = sample.get(pair.get("localCandidateId"), {})
     remote = sample.get(pair.get("remoteCandidateId"), {})
     summary = {"id": pair["id"], "state": pair.get("state"),
-               "localCandidate": {k: local[k] for k in CANDIDATE_FIELDS if local.get(k) is not None},
-               "remoteCandidate": {k: remote[k] for k in CANDIDATE_FIELDS if remote.get(k) is not None}}
+               "localCandidate": _picked(local, CANDIDATE_FIELDS), "remoteCandidate": _picked(remote, CANDIDATE_FIELDS)}
     if local.get("candidateType") == "relay":
         summary["relayType"] = f"turn/{local.get('relayProtocol') or 'udp'}"
     return summary
+
+
+def _picked(entry: dict, names: tuple) -> dict:
+    return {k: entry[k] for k in names if entry.get(k) is not None}
 
 
 def pair_rtt_ms(sample: dict) -> Optional[float]:
