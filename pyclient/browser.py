@@ -52,9 +52,9 @@ class BrowserPort:
         data = json.loads(answer)
         return data["status"], data["headers"], data["text"]
 
-    async def get_stats(self, pc_id: int):
-        report = await self.bridge.stats(pc_id)
-        return report if isinstance(report, str) else None  # getStats() failed
+    async def get_stats(self, pc_ids: list[int]) -> list:
+        reports = json.loads(await self.bridge.stats(json.dumps(pc_ids)))
+        return [r if isinstance(r, str) else None for r in reports]  # None: getStats() failed
 
     async def token_from(self, generator, force_new: bool) -> str:
         return str(await self.bridge.token(generator, force_new))

@@ -40,8 +40,9 @@ class Port(Protocol):
     async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
         """fetch(); (status, headers with lower-case names, text), or None when the network failed."""
 
-    async def get_stats(self, pc_id: int):
-        """The pc's getStats() report as one JSON string: a list of its entries (None if it failed)."""
+    async def get_stats(self, pc_ids: list[int]) -> list:
+        """Each pc's getStats() report as one JSON string (a list of its entries; None where it
+        failed), in the order asked: one crossing for every pc of a poll."""
 
     async def token_from(self, generator, force_new: bool) -> str:
         """A third-party code from the page's tokenGenerator(forceNew, callback)."""

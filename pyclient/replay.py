@@ -57,8 +57,8 @@ class ReplayPort:
     async def request(self, method, url, headers, body, keepalive=False):
         return await self.live.request(method, url, headers, body, keepalive)
 
-    async def get_stats(self, pc_id: int):
-        return None
+    async def get_stats(self, pc_ids: list[int]) -> list:
+        return [None] * len(pc_ids)
 
     async def token_from(self, generator, force_new: bool) -> str:
         raise RuntimeError("an earlier page's token generator is gone")

@@ -1,6 +1,7 @@
 """What a successful initialize starts: the transport, the conference joins, each fabric's events,
 and the poll loop that turns getStats() into csStatsCallback figures and uploads."""
 
+import math
 from typing import Optional
 from urllib.parse import quote
 
@@ -9,7 +10,6 @@ from .fabric import Fabric, ice_status
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
-TICK_MS = 1000
 POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = f"pyclient-{__version__}"  # the wire's callstatsVersion
@@ -150,7 +150,7 @@ class Session:
 
     async def _setup(self, fabric: Fabric, at: float) -> None:
         """fabricSetup, with the candidates and the selected pair of a getStats() taken now."""
-        sample = self._sample(await self.port.get_stats(fabric.pc_id))
+        sample = self._sample((await self.port.get_stats([fabric.pc_id]))[0])
         pair = stats.selected_pair(sample)
         if pair is not None:
             fabric.pair = stats.pair_summary(sample, pair)
@@ -289,21 +289,26 @@ class Session:
     # ---- stats ----
 
     async def _poll_forever(self) -> None:
-        # wakes every second, polls when due: the interval can change once the token is known
+        # Python wakes only to poll (each wake-up is page main-thread time); the cadence is read
+        # again after each sleep, as the token can shorten it
         last = self.port.now()
         while any(not f.terminated for f in self.fabrics.values()):
-            await self.port.sleep(TICK_MS)
-            if self.port.now() - last >= min(POLL_MS, self.transport.submission_interval_ms):
-                last = self.port.now()
-                await self.poll_once()
+            due = last + min(POLL_MS, self.transport.submission_interval_ms)
+            if self.port.now() < due:
+                await self.port.sleep(math.ceil(due - self.port.now()))  # timers take whole ms
+                continue
+            last = self.port.now()
+            await self.poll_once(last)
         self.polling = False
 
-    async def poll_once(self) -> None:
+    async def poll_once(self, at: Optional[float] = None) -> None:
+        """at: when the poll was due (uploads keep the cadence of polls, whatever getStats() took)."""
+        at = self.port.now() if at is None else at
         by_conference: dict[str, list] = {}
         busy_ms = 0.0  # Python's own main-thread time in this poll (getStats itself is the browser's)
-        for fabric in [f for f in self.fabrics.values() if not f.terminated]:
-            text = await self.port.get_stats(fabric.pc_id)
-            if text is None:
+        live = [f for f in self.fabrics.values() if not f.terminated]
+        for fabric, text in zip(live, await self.port.get_stats([f.pc_id for f in live])):
+            if text is None or fabric.terminated:  # it may have ended while getStats() ran
                 continue
             started = self.port.clock_ms()
             sample = self._sample(text)
@@ -317,18 +322,18 @@ class Session:
         started = self.port.clock_ms()
         # queued together once every pc was polled, so that they go in one request
         for fabric in [f for entries in by_conference.values() for f, _ in entries]:
-            if self.port.now() - fabric.last_upload_at >= self.transport.submission_interval_ms:
-                self._upload(fabric, fabric.last_sample)
+            if at - fabric.last_upload_at >= self.transport.submission_interval_ms:
+                self._upload(fabric, fabric.last_sample, at)
         for conference_id, entries in by_conference.items():
             self._report(conference_id, entries)
         self.poll_ms.append(round(busy_ms + self.port.clock_ms() - started, 3))
         del self.poll_ms[:-POLL_HISTORY]
 
-    def _upload(self, fabric: Fabric, sample: dict) -> None:
+    def _upload(self, fabric: Fabric, sample: dict, at: Optional[float] = None) -> None:
         # whole: the transport makes it a delta against what the collector has when it is sent
         self.send(fabric.conference_id, "stats", self.fabric_body(fabric, eventType="stats"),
                   sample=sample, size=fabric.last_sample_bytes)
-        fabric.last_upload_at = self.port.now()
+        fabric.last_upload_at = self.port.now() if at is None else at
 
     def _report(self, conference_id: str, entries: list) -> None:
         streams = []

@@ -323,15 +323,17 @@ import { META, VALIDATE } from "callstats-generated";
     firstFrame(tagId, sink) {
       firstFrame.tell(tagId, sink);
     },
-    // One JSON value per poll: the report's entries, stringified here (not field by field in Python).
-    async stats(id) {
-      const rec = recorders.get(id);
-      try {
-        const report = await rec.pc.getStats();
-        return JSON.stringify([...report.values()]);
-      } catch (err) {
-        return null;
-      }
+    // Every pc of a poll in one crossing: a JSON list with each report's entries as one JSON
+    // string, stringified here (not field by field in Python); null where getStats() failed.
+    async stats(idsJson) {
+      const reports = await Promise.all(JSON.parse(idsJson).map(async (id) => {
+        try {
+          return JSON.stringify([...(await recorders.get(id).pc.getStats()).values()]);
+        } catch (err) {
+          return null;
+        }
+      }));
+      return JSON.stringify(reports);
     },
     // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
     // JSON bodies over 1 KB go gzip-compressed (by the browser's CompressionStream, not Python):

@@ -24,6 +24,7 @@ class FakePort:
         self.storage = {}  # localStorage
         self.frame_sinks = {}  # video element id -> sink
         self.buffer = 1 << 20
+        self.stats_calls = 0  # get_stats() crossings
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -59,7 +60,11 @@ class FakePort:
         self.requests.append((method, url, headers, body))
         return self.collector(method, url, headers, body)
 
-    async def get_stats(self, pc_id):
+    async def get_stats(self, pc_ids):
+        self.stats_calls += 1
+        return [self._next_report(pc_id) for pc_id in pc_ids]
+
+    def _next_report(self, pc_id):
         reports = self.reports.get(pc_id) or [None]
         return reports.pop(0) if len(reports) > 1 else reports[0]
 

@@ -171,3 +171,37 @@ def alive_events(with_stats: bool) -> int:
 def test_user_alive_only_when_nothing_else_tells_the_collector():
     quiet, busy = alive_events(with_stats=False), alive_events(with_stats=True)
     assert quiet >= 2 and busy < quiet  # stats uploads (every 15 s here) stand in for most of them
+
+
+def test_python_wakes_only_to_poll_and_gets_every_pcs_stats_in_one_crossing():
+    # each wake-up is page main-thread time: no ticks between polls, one getStats() crossing a poll
+    from pyclient.session import POLL_MS
+
+    class Port(FakePort):
+        slept: list = []
+
+        async def sleep(self, ms):
+            self.slept.append(ms)
+            if len(self.slept) == 6:  # the call ends after six polls
+                for fabric in api.fabrics.values():
+                    fabric.terminated = True
+            await super().sleep(ms)
+
+        async def get_stats(self, pc_ids):
+            self.clock += 5 if self.stats_calls % 2 else 1  # getStats() takes a while, not always as long:
+            # the uploads must keep the polls' cadence all the same
+            return await super().get_stats(pc_ids)
+
+    port = Port()
+    port.reports = {7: [report("P1")], 8: [report("P2")]}
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    for pc_id in (7, 8):
+        api.call("addNewFabric", dict(VALID["addNewFabric"], pc={"$js": "pc", "id": pc_id}), at=port.now())
+    api.session.transport.claims["submissionInterval"] = POLL_MS  # as the collector's token says
+    run_async(api.session._poll_forever())
+    assert len(port.slept) == 6 and min(port.slept) >= POLL_MS - 5  # to the next poll, less what getStats took
+    assert port.stats_calls == 5 and len(api.session.poll_ms) == 5  # the sixth wake-up found the call over
+    assert api.fabrics[7].last_sample and api.fabrics[8].last_sample
+    uploads = [i for i in api.session.transport.samples if i.kind == "stats"]
+    assert len(uploads) == 10  # the interval is the poll's here (5 s): every poll uploads both pcs
