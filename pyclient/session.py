@@ -10,6 +10,7 @@ from .fabric import Fabric, ice_status
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
+TOKEN_WAIT_MS = 1000  # how soon the poll loop sees the token's interval
 POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = f"pyclient-{__version__}"  # the wire's callstatsVersion
@@ -289,13 +290,14 @@ class Session:
     # ---- stats ----
 
     async def _poll_forever(self) -> None:
-        # Python wakes only to poll (each wake-up is page main-thread time); the cadence is read
-        # again after each sleep, as the token can shorten it
+        # Python wakes only to poll (each wake-up is page main-thread time), except while the
+        # token is awaited: its submission interval may shorten the cadence
         last = self.port.now()
         while any(not f.terminated for f in self.fabrics.values()):
             due = last + min(POLL_MS, self.transport.submission_interval_ms)
             if self.port.now() < due:
-                await self.port.sleep(math.ceil(due - self.port.now()))  # timers take whole ms
+                wait = math.ceil(due - self.port.now())  # timers take whole ms
+                await self.port.sleep(wait if self.transport.claims else min(wait, TOKEN_WAIT_MS))
                 continue
             last = self.port.now()
             await self.poll_once(last)

@@ -205,3 +205,26 @@ def test_python_wakes_only_to_poll_and_gets_every_pcs_stats_in_one_crossing():
     assert api.fabrics[7].last_sample and api.fabrics[8].last_sample
     uploads = [i for i in api.session.transport.samples if i.kind == "stats"]
     assert len(uploads) == 10  # the interval is the poll's here (5 s): every poll uploads both pcs
+
+
+def test_the_tokens_interval_sets_the_cadence_as_soon_as_it_is_known():
+    from pyclient.session import TOKEN_WAIT_MS
+
+    class Port(FakePort):
+        slept: list = []
+
+        async def sleep(self, ms):
+            self.slept.append(ms)
+            if len(self.slept) == 2:  # the token arrives a second in: polls every 2 s from now on
+                api.session.transport.claims["submissionInterval"] = 2000
+            if len(self.slept) == 5:
+                api.fabrics[7].terminated = True
+            await super().sleep(ms)
+
+    port = Port()
+    port.reports = {7: [report("P1")]}
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    run_async(api.session._poll_forever())
+    assert port.slept == [TOKEN_WAIT_MS, TOKEN_WAIT_MS, 2000, 2000, 2000]
