@@ -182,9 +182,8 @@ class Session:
             fields["delay"] = max(0.0, change["t"] - since)
         self.send(fabric.conference_id, "events/ice/status", {**self.fabric_body(fabric, **fields), "timestamp": change["t"]})
 
-    def _transport_changed(self, fabric: Fabric, sample: dict) -> None:
+    def _transport_changed(self, fabric: Fabric, sample: dict, pair: Optional[dict]) -> None:
         """The selected candidate pair is another one than last time: transportchange."""
-        pair = stats.selected_pair(sample)
         if pair is None or (fabric.pair is not None and fabric.pair["id"] == pair["id"]):
             return
         current, previous = stats.pair_summary(sample, pair), fabric.pair
@@ -314,10 +313,11 @@ class Session:
                 continue
             started = self.port.clock_ms()
             sample = self._sample(text)
-            self._transport_changed(fabric, sample)
+            pair = stats.selected_pair(sample)
+            self._transport_changed(fabric, sample, pair)
             figures = stats.streams(fabric.last_sample, sample)
             fabric.last_sample = sample
-            fabric.rtt = stats.pair_rtt_ms(sample)
+            fabric.rtt = stats.pair_rtt_ms(pair)
             fabric.last_sample_bytes = len(text)
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
             busy_ms += self.port.clock_ms() - started

@@ -93,8 +93,8 @@ def _picked(entry: dict, names: tuple) -> dict:
     return {k: entry[k] for k in names if entry.get(k) is not None}
 
 
-def pair_rtt_ms(sample: dict) -> Optional[float]:
-    pair = selected_pair(sample)
+def pair_rtt_ms(pair: Optional[dict]) -> Optional[float]:
+    """The selected pair's current round trip (ms)."""
     if pair and pair.get("currentRoundTripTime") is not None:
         return pair["currentRoundTripTime"] * 1000
     return None
@@ -102,7 +102,7 @@ def pair_rtt_ms(sample: dict) -> Optional[float]:
 
 def streams(previous: Optional[dict], current: dict) -> list[dict]:
     """The Stream objects of SPEC part 1 for every inbound and outbound RTP stream."""
-    rtt = pair_rtt_ms(current)
+    rtt = pair_rtt_ms(selected_pair(current))
     remote_of = {e.get("localId"): e for e in current.values() if e.get("type") == "remote-inbound-rtp"}
     out = []
     for entry in current.values():

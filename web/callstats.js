@@ -336,19 +336,12 @@ import { META, VALIDATE } from "callstats-generated";
       return JSON.stringify(reports);
     },
     // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
-    // JSON bodies over 1 KB go gzip-compressed (by the browser's CompressionStream, not Python):
-    // stats deltas shrink about five-fold. Keepalive requests cannot wait for it; they go plain.
+    // The body is a string, or bytes (a Uint8Array: Python gzipped it).
     async request(method, url, headersJson, body, keepalive) {
       try {
         const headers = JSON.parse(headersJson);
-        let payload = body || undefined;
-        if (payload && !keepalive && payload.length > 1024 && headers["Content-Type"] === "application/json" &&
-            typeof CompressionStream !== "undefined") {
-          const gzip = new Blob([payload]).stream().pipeThrough(new CompressionStream("gzip"));
-          payload = await new Response(gzip).arrayBuffer();
-          headers["Content-Encoding"] = "gzip";
-        }
-        const answer = await fetch(url, { method, headers, body: payload, keepalive: !!keepalive, credentials: "omit" });
+        const answer = await fetch(url, { method, headers, body: body || undefined, keepalive: !!keepalive,
+                                          credentials: "omit" });
         const answered = {};
         answer.headers.forEach((value, name) => { answered[name] = value; });
         return JSON.stringify({ status: answer.status, headers: answered, text: await answer.text() });

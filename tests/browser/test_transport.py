@@ -243,7 +243,7 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
     conference = f"lost-{uuid.uuid4().hex[:6]}"
     context = browser.new_context(ignore_https_errors=True)  # route.fetch goes from Playwright itself
     page = context.new_page()
-    posted = []
+    posted, encodings = [], []  # (gzipped, plain length) of each
 
     def lose_first_stats_answer(route):
         request = route.request
@@ -251,7 +251,9 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
             route.fallback()
             return
         raw = request.post_data_buffer
-        posted.append(json.loads(gzip.decompress(raw) if request.headers.get("content-encoding") == "gzip" else raw))
+        zipped = request.headers.get("content-encoding") == "gzip"
+        posted.append(json.loads(gzip.decompress(raw) if zipped else raw))
+        encodings.append((zipped, len(gzip.decompress(raw) if zipped else raw)))
         if len(posted) == 1:
             route.fetch()  # the collector stores it...
             route.abort("connectionreset")  # ...and its answer never reaches the page
@@ -265,6 +267,8 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
 
     ids = [item_ids(p) for p in posted]
     assert ids[0] and set(ids[0]) <= set(ids[1])  # the same items went again
+    assert all(zipped == (length > 1024) for zipped, length in encodings), encodings  # JSON over 1 KB: gzip
+    assert any(zipped for zipped, _ in encodings)
     assert_all_stored_once(page, server, app, conference)
     context.close()
 
