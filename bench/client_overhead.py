@@ -12,10 +12,11 @@ after a warm-up, then scaled to a minute:
   the no-monitor run's, divided by the polls; for ours also Python's own per-poll time (median, p95)
   as it measures it;
 - long tasks (> 50 ms) per minute, JS heap, wasm memory (ours: Pyodide's linear memory);
-- bytes and requests sent per minute: our HTTP/2 requests to the collector (headers and bodies, as
-  Chromium counts them), rtcstats' WebSocket frames to a local endpoint (Playwright's WebSocket
-  route answers as rtcstats-server does). webrtc-issue-detector uploads nothing (it diagnoses in
-  the page).
+- bytes and requests sent per minute, as they go on the wire: our HTTP/2 requests to the collector
+  (bodies as sent, headers HPACK-encoded on the page's one connection as Chromium sends them, and
+  the 9-byte frame headers), rtcstats' WebSocket frames to a local endpoint (payload, frame header
+  and mask; Playwright's WebSocket route answers as rtcstats-server does). webrtc-issue-detector
+  uploads nothing (it diagnoses in the page).
 
 One run; machines are noisy: compare the ratios (x rtcstats), not the absolute times.
 """
@@ -29,7 +30,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import hpack
 from playwright.sync_api import sync_playwright
 from rich.console import Console
 from rich.table import Table
@@ -103,11 +106,14 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
     context = browser.new_context()
     page = context.new_page()
     sent = {"bytes": 0, "requests": 0, "counting": False}
+    connection = hpack.Encoder()  # the page's one HTTP/2 connection to the collector: one header table
 
     def count_request(request):
-        if sent["counting"] and request.method == "POST" and request.url.startswith(collector_url):
-            sizes = request.sizes()
-            sent["bytes"] += sizes["requestBodySize"] + sizes["requestHeadersSize"]
+        if not request.url.startswith(collector_url):
+            return
+        size = h2_bytes(request, connection)  # encoded whether counted or not: the table is the connection's
+        if sent["counting"] and request.method == "POST":
+            sent["bytes"] += size
             sent["requests"] += 1
 
     def rtcstats_server(ws):
@@ -115,7 +121,7 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
 
         def frame(message):
             if sent["counting"]:
-                sent["bytes"] += len(message.encode() if isinstance(message, str) else message)
+                sent["bytes"] += ws_bytes(len(message.encode() if isinstance(message, str) else message))
                 sent["requests"] += 1
 
         ws.on_message(frame)
@@ -150,6 +156,22 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
         "kb_per_min": sent["bytes"] / 1000 / minutes,
         "requests_per_min": sent["requests"] / minutes,
     }
+
+
+def h2_bytes(request, connection: hpack.Encoder) -> int:
+    """A request as HTTP/2 sends it: a HEADERS frame (HPACK on the connection's table: a header
+    sent before, the token included, costs a byte or two) and DATA frames of up to 16 KB."""
+    url = urlsplit(request.url)
+    headers = [(":method", request.method), (":scheme", url.scheme), (":authority", url.netloc),
+               (":path", url.path + (f"?{url.query}" if url.query else ""))]
+    headers += [(h["name"].lower(), h["value"]) for h in request.headers_array() if not h["name"].startswith(":")]
+    body = request.sizes()["requestBodySize"]
+    return 9 + len(connection.encode(headers)) + body + 9 * -(-body // 16384)
+
+
+def ws_bytes(payload: int) -> int:
+    """A client's WebSocket frame: 2 bytes, the extended length, the 4-byte mask, the payload."""
+    return 2 + (0 if payload < 126 else 2 if payload < 65536 else 8) + 4 + payload
 
 
 def metrics(cdp) -> dict:
