@@ -1,6 +1,6 @@
 """What a monitor costs the page, side by side: no monitor, ours, @jitsi/rtcstats, webrtc-issue-detector.
 
-    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8]
+    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--profile]
 
 The same real call (two pcs in one page, fake camera and microphone; N RTP streams = N/2 tracks
 sent one way, each an outbound and an inbound stream) in headless Chromium, once per monitor, every
@@ -17,6 +17,10 @@ after a warm-up, then scaled to a minute:
   the 9-byte frame headers), rtcstats' WebSocket frames to a local endpoint (payload, frame header
   and mask; Playwright's WebSocket route answers as rtcstats-server does). webrtc-issue-detector
   uploads nothing (it diagnoses in the page).
+
+With --profile each run also records a CPU profile of the window (CDP Profiler) and a second
+table splits the added main-thread time into garbage collection, wasm (our Python), JavaScript,
+browser natives called from JS (fetch, getStats, postMessage...) and Chromium's own "(program)".
 
 One run; machines are noisy: compare the ratios (x rtcstats), not the absolute times.
 """
@@ -102,7 +106,8 @@ def bundle_peers(pages: Path) -> None:
                         f"--outfile={pages / out}", "--log-level=warning"], cwd=PEERS, check=True)
 
 
-def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, collector_url: str) -> dict:
+def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, collector_url: str,
+            profile: bool = False) -> dict:
     context = browser.new_context()
     page = context.new_page()
     sent = {"bytes": 0, "requests": 0, "counting": False}
@@ -136,12 +141,16 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
     page.wait_for_function("pcs.every((pc) => pc.connectionState === 'connected')", timeout=30_000)
     page.wait_for_timeout(POLL_MS + 2000)  # warm-up: the first polls and uploads
 
+    if profile:
+        cdp.send("Profiler.enable")
+        cdp.send("Profiler.start")
     before = metrics(cdp)
     started = page.evaluate("performance.now()")
     sent["counting"] = True
     page.wait_for_timeout(seconds * 1000)
     sent["counting"] = False
     after = metrics(cdp)
+    where = where_it_goes(cdp.send("Profiler.stop")["profile"]) if profile else {}
     ended = page.evaluate("performance.now()")
     long_tasks = [d for t, d in page.evaluate("longTasks") if started <= t <= ended]
     ours = page.evaluate("window.callstats ? [callstats._inspect().pollMs, callstats._wasmBytes()] : null")
@@ -155,7 +164,27 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
         "python_poll_ms": ours[0][-int(seconds * 1000 / POLL_MS):] if ours else [],
         "kb_per_min": sent["bytes"] / 1000 / minutes,
         "requests_per_min": sent["requests"] / minutes,
+        "where_ms_per_min": {k: v / minutes for k, v in where.items()},
     }
+
+
+PROFILE_PARTS = ("garbage collection", "wasm (Python)", "JavaScript", "browser natives called from JS", "(program)")
+
+
+def where_it_goes(profile: dict) -> dict:
+    """A CPU profile's main-thread time (ms) by what ran: each sample counts for its leaf."""
+    nodes = {n["id"]: n["callFrame"] for n in profile["nodes"]}
+    out = dict.fromkeys(PROFILE_PARTS, 0.0)
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"]):
+        frame = nodes[node_id]
+        name, url = frame["functionName"], frame["url"]
+        if name in ("(idle)", "(root)"):
+            continue
+        part = ("garbage collection" if name == "(garbage collector)" else "(program)" if name == "(program)"
+                else "wasm (Python)" if name.startswith(("wasm-", "js-to-wasm")) or url.endswith(".wasm")
+                else "JavaScript" if url else "browser natives called from JS")
+        out[part] += delta / 1000
+    return out
 
 
 def h2_bytes(request, connection: hpack.Encoder) -> int:
@@ -186,6 +215,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--profile", action="store_true",
+                        help="also a CPU profile of each run: where the main-thread time goes (adds its own overhead)")
     args = parser.parse_args()
     console = Console(width=220)
     folder = Path(tempfile.mkdtemp(prefix="client-overhead-"))
@@ -207,7 +238,7 @@ def main() -> None:
                 for monitor in MONITORS:  # alternate, so machine noise hits every monitor alike
                     console.print(f"{streams} streams: {monitor} ...")
                     results[(streams, monitor)] = run_one(browser, pages.url, monitor, streams, args.seconds,
-                                                          collector.url)
+                                                          collector.url, args.profile)
             browser.close()
     finally:
         pages.stop()
@@ -242,6 +273,24 @@ def report(console: Console, results: dict, args) -> None:
                 f"{r['requests_per_min']:.1f}")
         table.add_section()
     console.print(table)
+    if args.profile:
+        console.print(profile_table(results, args))
+
+
+def profile_table(results: dict, args) -> Table:
+    polls_per_min = 60_000 / POLL_MS
+    table = Table(title="Where the main-thread time goes (CPU profile of the same runs), ms per poll added to the "
+                        "no-monitor run's; (program) is Chromium's own work (tasks, IPC, loading) and the noisiest")
+    for column in ("streams", "monitor", *PROFILE_PARTS, "total"):
+        table.add_column(column, justify="right")
+    for streams in args.streams:
+        base = results[(streams, NONE)]["where_ms_per_min"]
+        for monitor in [m for m in MONITORS if m != NONE]:
+            where = results[(streams, monitor)]["where_ms_per_min"]
+            added = [(where[part] - base[part]) / polls_per_min for part in PROFILE_PARTS]
+            table.add_row(str(streams), monitor, *(f"{a:.1f}" for a in added), f"{sum(added):.1f}")
+        table.add_section()
+    return table
 
 
 if __name__ == "__main__":
