@@ -1,6 +1,6 @@
 """What a monitor costs the page, side by side: no monitor, ours, @jitsi/rtcstats, webrtc-issue-detector.
 
-    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--profile]
+    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--rounds 1] [--profile]
 
 The same real call (two pcs in one page, fake camera and microphone; N RTP streams = N/2 tracks
 sent one way, each an outbound and an inbound stream) in headless Chromium, once per monitor, every
@@ -22,11 +22,13 @@ With --profile each run also records a CPU profile of the window (CDP Profiler) 
 table splits the added main-thread time into garbage collection, wasm (our Python), JavaScript,
 browser natives called from JS (fetch, getStats, postMessage...) and Chromium's own "(program)".
 
-One run; machines are noisy: compare the ratios (x rtcstats), not the absolute times.
+Machines are noisy: compare the ratios (x rtcstats), not the absolute times; `--rounds 3` runs
+every monitor three times in turn and gives the medians.
 """
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -158,7 +160,7 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
     minutes = seconds / 60
     return {
         "task_ms_per_min": (after["TaskDuration"] - before["TaskDuration"]) * 1000 / minutes,
-        "long_ms_per_min": sum(long_tasks) / minutes,
+        "long_ms_per_min": float(sum(long_tasks)) / minutes,
         "heap_mb": after["JSHeapUsedSize"] / 1e6,
         "wasm_mb": ours[1] / 1e6 if ours else 0.0,
         "python_poll_ms": ours[0][-int(seconds * 1000 / POLL_MS):] if ours else [],
@@ -215,6 +217,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every monitor this many times, in turn; the table gives medians")
     parser.add_argument("--profile", action="store_true",
                         help="also a CPU profile of each run: where the main-thread time goes (adds its own overhead)")
     args = parser.parse_args()
@@ -231,26 +235,38 @@ def main() -> None:
             html = html.replace("{collector}", collector.url).replace("{app}", app["appID"])
             (pages_dir / f"{slug(monitor)}.html").write_text(
                 PAGE.replace("{monitor}", html.replace("{secret}", app["appSecret"])))
-        results = {}
+        runs: dict[tuple, list] = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))
-            for streams in args.streams:
-                for monitor in MONITORS:  # alternate, so machine noise hits every monitor alike
-                    console.print(f"{streams} streams: {monitor} ...")
-                    results[(streams, monitor)] = run_one(browser, pages.url, monitor, streams, args.seconds,
-                                                          collector.url, args.profile)
+            for round_ in range(1, args.rounds + 1):
+                for streams in args.streams:
+                    for monitor in MONITORS:  # in turn, so that machine noise hits every monitor alike
+                        console.print(f"round {round_}, {streams} streams: {monitor} ...")
+                        runs.setdefault((streams, monitor), []).append(
+                            run_one(browser, pages.url, monitor, streams, args.seconds, collector.url, args.profile))
             browser.close()
     finally:
         pages.stop()
         collector.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    report(console, results, args)
+    report(console, {key: median_run(each) for key, each in runs.items()}, args)
+
+
+def median_run(runs: list[dict]) -> dict:
+    """One monitor's runs as one: the median of each figure, every poll time Python measured."""
+    return {
+        **{key: statistics.median(r[key] for r in runs) for key, value in runs[0].items() if isinstance(value, float)},
+        "python_poll_ms": [ms for r in runs for ms in r["python_poll_ms"]],
+        "where_ms_per_min": {part: statistics.median(r["where_ms_per_min"].get(part, 0.0) for r in runs)
+                             for part in runs[0]["where_ms_per_min"]},
+    }
 
 
 def report(console: Console, results: dict, args) -> None:
     polls_per_min = 60_000 / POLL_MS
     table = Table(title=f"Client overhead: the same call, a poll every {POLL_MS / 1000:.0f} s, "
-                        f"{args.seconds:.0f} s measured per run, scaled to a minute")
+                        f"{args.seconds:.0f} s measured per run, scaled to a minute"
+                        + (f"; median of {args.rounds} runs each" if args.rounds > 1 else ""))
     for column in ("streams", "monitor", "main-thread ms/poll (added)", "x rtcstats", "Python ms/poll p50 / p95",
                    "long-task ms/min", "JS heap MB", "wasm MB", "KB up/min", "x rtcstats", "requests/min"):
         table.add_column(column, justify="right")
@@ -266,7 +282,7 @@ def report(console: Console, results: dict, args) -> None:
                 str(streams), monitor,
                 "baseline" if monitor == NONE else f"{poll:.1f}",
                 "" if monitor == NONE else f"{poll / peer_poll:.2f}" if peer_poll else "-",
-                f"{statistics.median(python):.1f} / {sorted(python)[int(0.95 * (len(python) - 1))]:.1f}" if python else "",
+                f"{statistics.median(python):.1f} / {sorted(python)[math.ceil(0.95 * len(python)) - 1]:.1f}" if python else "",
                 f"{r['long_ms_per_min']:.0f}", f"{r['heap_mb']:.1f}", f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
                 f"{r['kb_per_min']:.1f}",
                 f"{r['kb_per_min'] / peer['kb_per_min']:.2f}" if peer["kb_per_min"] and r["kb_per_min"] else "",
