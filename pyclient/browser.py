@@ -56,9 +56,19 @@ class BrowserPort:
         data = json.loads(answer)
         return data["status"], data["headers"], data["text"]
 
-    async def get_stats(self, pc_ids: list[int]) -> list:
-        reports = json.loads(await self.bridge.stats(json.dumps(pc_ids)))
-        return [r if isinstance(r, str) else None for r in reports]  # None: getStats() failed
+    async def get_stats(self, pc_ids: list[int]) -> dict:
+        return _reports(await self.bridge.stats(json.dumps(pc_ids)))
+
+    def poll_every(self, ms, pc_ids: list[int], sink) -> None:
+        old = self._sinks.pop("poll", None)
+        if ms is not None:
+            proxy = create_proxy(lambda reports_json, at: sink(_reports(reports_json), float(at)))
+            self._sinks["poll"] = proxy
+            self.bridge.pollEvery(ms, json.dumps(pc_ids), proxy)
+        else:
+            self.bridge.pollEvery(0, "[]", None)
+        if old is not None:
+            old.destroy()  # the loader called it for the last time already (it checks its timer)
 
     async def token_from(self, generator, force_new: bool) -> str:
         return str(await self.bridge.token(generator, force_new))
@@ -103,6 +113,11 @@ class Entry:
 
     def inspect(self) -> str:
         return json.dumps(self.api.inspect())
+
+
+def _reports(reports_json: str) -> dict:
+    """The loader's {pc id: report JSON or null}: None where getStats() failed."""
+    return {int(pc_id): text if isinstance(text, str) else None for pc_id, text in json.loads(reports_json).items()}
 
 
 def _compressed(headers: dict, body):

@@ -40,9 +40,13 @@ class Port(Protocol):
     async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
         """fetch(); (status, headers with lower-case names, text), or None when the network failed."""
 
-    async def get_stats(self, pc_ids: list[int]) -> list:
-        """Each pc's getStats() report as one JSON string (a list of its entries; None where it
-        failed), in the order asked: one crossing for every pc of a poll."""
+    async def get_stats(self, pc_ids: list[int]) -> dict:
+        """{pc id: its getStats() report as one JSON string (a list of its entries), or None where
+        it failed}: one crossing for every pc asked."""
+
+    def poll_every(self, ms: Optional[float], pc_ids: list[int], sink: Callable[[dict, float], None]) -> None:
+        """From now on, every `ms`: getStats() of these pcs, then sink(reports as get_stats gives
+        them, the time the poll was due). Replaces the poll given before; ms None stops it."""
 
     async def token_from(self, generator, force_new: bool) -> str:
         """A third-party code from the page's tokenGenerator(forceNew, callback)."""

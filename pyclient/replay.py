@@ -57,8 +57,11 @@ class ReplayPort:
     async def request(self, method, url, headers, body, keepalive=False):
         return await self.live.request(method, url, headers, body, keepalive)
 
-    async def get_stats(self, pc_ids: list[int]) -> list:
-        return [None] * len(pc_ids)
+    async def get_stats(self, pc_ids: list[int]) -> dict:
+        return dict.fromkeys(pc_ids)
+
+    def poll_every(self, ms, pc_ids, sink) -> None:
+        pass  # an earlier page's pcs are gone: nothing to poll
 
     async def token_from(self, generator, force_new: bool) -> str:
         raise RuntimeError("an earlier page's token generator is gone")

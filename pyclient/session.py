@@ -1,7 +1,7 @@
 """What a successful initialize starts: the transport, the conference joins, each fabric's events,
-and the poll loop that turns getStats() into csStatsCallback figures and uploads."""
+and the polls (timed by the page's poll clock) that turn getStats() into csStatsCallback figures
+and uploads."""
 
-import math
 from typing import Optional
 from urllib.parse import quote
 
@@ -10,7 +10,6 @@ from .fabric import Fabric, ice_status
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
-TOKEN_WAIT_MS = 1000  # how soon the poll loop sees the token's interval
 POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
 VERSION = f"pyclient-{__version__}"  # the wire's callstatsVersion
@@ -56,7 +55,8 @@ class Session:
         self.last_sent: dict[str, float] = {}  # conference -> when an item for it was last queued
         self.fabrics: dict[int, Fabric] = {}
         self.last_auth: Optional[str] = None
-        self.polling = False
+        self.polling: tuple = (None, [])  # (interval ms, pc ids) the page's poll clock was given
+        self.keeping_alive = False
         self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
         self.origin = origin
         if transport is not None:
@@ -87,6 +87,7 @@ class Session:
         return await self.port.token_from(self.token_generator, force_new)
 
     def _auth_outcome(self, status: str, message: str) -> None:
+        self._schedule_polls()  # a new token may set another submission interval
         if status == self.last_auth:
             return
         self.last_auth = status
@@ -129,9 +130,9 @@ class Session:
         self.fabrics[fabric.pc_id] = fabric
         self.join(fabric.conference_id, fabric.added_at)
         fabric.on_change = lambda change: self._state_changed(fabric, change)
-        if not self.polling:
-            self.polling = True
-            self.port.spawn(self._poll_forever())
+        self._schedule_polls()
+        if not self.keeping_alive:
+            self.keeping_alive = True
             self.port.spawn(self._alive_forever())
 
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
@@ -151,7 +152,7 @@ class Session:
 
     async def _setup(self, fabric: Fabric, at: float) -> None:
         """fabricSetup, with the candidates and the selected pair of a getStats() taken now."""
-        sample = self._sample((await self.port.get_stats([fabric.pc_id]))[0])
+        sample = self._sample((await self.port.get_stats([fabric.pc_id])).get(fabric.pc_id))
         pair = stats.selected_pair(sample)
         if pair is not None:
             fabric.pair = stats.pair_summary(sample, pair)
@@ -251,6 +252,7 @@ class Session:
         if fabric.terminated:
             return
         fabric.terminated = True
+        self._schedule_polls()
         if fabric.last_sample is not None:
             self._upload(fabric, fabric.last_sample)  # final stats first
         self.send(fabric.conference_id, "events/fabric/terminated",
@@ -285,31 +287,34 @@ class Session:
             for conference_id in {f.conference_id for f in self.fabrics.values() if not f.terminated}:
                 if self.port.now() - self.last_sent.get(conference_id, 0.0) >= ALIVE_MS:
                     self.send(conference_id, "events/user/alive", self.body(eventType="userAlive"))
+        self.keeping_alive = False
 
     # ---- stats ----
 
-    async def _poll_forever(self) -> None:
-        # Python wakes only to poll (each wake-up is page main-thread time), except while the
-        # token is awaited: its submission interval may shorten the cadence
-        last = self.port.now()
-        while any(not f.terminated for f in self.fabrics.values()):
-            due = last + min(POLL_MS, self.transport.submission_interval_ms)
-            if self.port.now() < due:
-                wait = math.ceil(due - self.port.now())  # timers take whole ms
-                await self.port.sleep(wait if self.transport.claims else min(wait, TOKEN_WAIT_MS))
-                continue
-            last = self.port.now()
-            await self.poll_once(last)
-        self.polling = False
+    def _schedule_polls(self) -> None:
+        """The page's poll clock (a timer in the loader) polls the live pcs at the cadence: Python
+        is woken once per poll, with every report in hand, and never in between (each wake-up of
+        Python is main-thread time)."""
+        live = sorted(f.pc_id for f in self.fabrics.values() if not f.terminated)
+        wanted = (min(POLL_MS, self.transport.submission_interval_ms) if live else None, live)
+        if wanted != self.polling:
+            self.polling = wanted
+            self.port.poll_every(wanted[0], live, self.poll)
 
-    async def poll_once(self, at: Optional[float] = None) -> None:
-        """at: when the poll was due (uploads keep the cadence of polls, whatever getStats() took)."""
-        at = self.port.now() if at is None else at
+    def poll(self, reports: dict, at: float) -> None:
+        """One poll: reports = {pc id: its getStats() JSON, or None}, taken when the clock said `at`
+        (uploads keep the cadence of polls, whatever getStats() took)."""
+        try:
+            self._poll(reports, at)
+        except Exception as exc:  # the page's timer called: nothing to raise to; the next poll goes on
+            self.port.log("error", f"a stats poll failed: {exc!r}")
+
+    def _poll(self, reports: dict, at: float) -> None:
         by_conference: dict[str, list] = {}
         busy_ms = 0.0  # Python's own main-thread time in this poll (getStats itself is the browser's)
-        live = [f for f in self.fabrics.values() if not f.terminated]
-        for fabric, text in zip(live, await self.port.get_stats([f.pc_id for f in live])):
-            if text is None or fabric.terminated:  # it may have ended while getStats() ran
+        for pc_id, text in reports.items():
+            fabric = self.fabrics.get(pc_id)
+            if text is None or fabric is None or fabric.terminated:  # it may have ended meanwhile
                 continue
             started = self.port.clock_ms()
             sample = self._sample(text)
@@ -322,9 +327,11 @@ class Session:
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
             busy_ms += self.port.clock_ms() - started
         started = self.port.clock_ms()
-        # queued together once every pc was polled, so that they go in one request
+        # queued together once every pc was polled, so that they go in one request; a timer fires
+        # a few ms early or late, so the first poll within half a poll of the interval uploads
+        due = self.transport.submission_interval_ms - (self.polling[0] or POLL_MS) / 2
         for fabric in [f for entries in by_conference.values() for f, _ in entries]:
-            if at - fabric.last_upload_at >= self.transport.submission_interval_ms:
+            if at - fabric.last_upload_at >= due:
                 self._upload(fabric, fabric.last_sample, at)
         for conference_id, entries in by_conference.items():
             self._report(conference_id, entries)

@@ -295,6 +295,20 @@ import { META, VALIDATE } from "callstats-generated";
   Object.setPrototypeOf(instance, callstats.prototype);
   window.callstats = callstats;
 
+  // Every pc asked, in one crossing: {id: the report's entries as one JSON string, stringified
+  // here rather than field by field in Python; null where getStats() failed}, as JSON.
+  async function statsOf(ids) {
+    const reports = await Promise.all(ids.map(async (id) => {
+      try {
+        return JSON.stringify([...(await recorders.get(id).pc.getStats()).values()]);
+      } catch (err) {
+        return null;
+      }
+    }));
+    return JSON.stringify(Object.fromEntries(ids.map((id, i) => [id, reports[i]])));
+  }
+  let pollTimer = null;
+
   // ---- what Python reaches through pyclient.browser ----
   const bridge = {
     now,
@@ -323,17 +337,27 @@ import { META, VALIDATE } from "callstats-generated";
     firstFrame(tagId, sink) {
       firstFrame.tell(tagId, sink);
     },
-    // Every pc of a poll in one crossing: a JSON list with each report's entries as one JSON
-    // string, stringified here (not field by field in Python); null where getStats() failed.
     async stats(idsJson) {
-      const reports = await Promise.all(JSON.parse(idsJson).map(async (id) => {
+      return statsOf(JSON.parse(idsJson));
+    },
+    // Python's poll clock: every ms, the listed pcs' getStats(), then one synchronous call of
+    // sink(reports, when the poll was due). Python is woken once a poll and never in between.
+    pollEvery(ms, idsJson, sink) {
+      clearInterval(pollTimer);
+      pollTimer = null;
+      const ids = JSON.parse(idsJson);
+      if (!ms || !ids.length) return;
+      const timer = setInterval(async () => {
+        const at = now();
+        const reports = await statsOf(ids);
+        if (pollTimer !== timer) return; // replaced meanwhile: Python let go of this sink
         try {
-          return JSON.stringify([...(await recorders.get(id).pc.getStats()).values()]);
+          sink(reports, at);
         } catch (err) {
-          return null;
+          console.error("callstats: a stats poll failed", err);
         }
-      }));
-      return JSON.stringify(reports);
+      }, ms);
+      pollTimer = timer;
     },
     // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
     // The body is a string, or bytes (a Uint8Array: Python gzipped it).

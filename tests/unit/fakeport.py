@@ -24,7 +24,8 @@ class FakePort:
         self.storage = {}  # localStorage
         self.frame_sinks = {}  # video element id -> sink
         self.buffer = 1 << 20
-        self.stats_calls = 0  # get_stats() crossings
+        self.poll_clock = (None, [], None)  # what poll_every was last given: (ms, pc ids, sink)
+        self.poll_set_at, self.poll_ticks = start_ms, 0  # when it was given, polls since
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -53,7 +54,10 @@ class FakePort:
         self.spawned.append(coroutine)
 
     async def sleep(self, ms: float) -> None:
-        self.clock += ms
+        end = self.clock + ms
+        while self.poll_clock[0] and self.poll_set_at + (self.poll_ticks + 1) * self.poll_clock[0] <= end:
+            self.poll()  # the page's poll clock runs meanwhile
+        self.clock = end
         await asyncio.sleep(0)
 
     async def request(self, method, url, headers, body, keepalive=False):
@@ -61,8 +65,11 @@ class FakePort:
         return self.collector(method, url, headers, body)
 
     async def get_stats(self, pc_ids):
-        self.stats_calls += 1
-        return [self._next_report(pc_id) for pc_id in pc_ids]
+        return {pc_id: self._next_report(pc_id) for pc_id in pc_ids}
+
+    def poll_every(self, ms, pc_ids, sink) -> None:
+        self.poll_clock = (ms, list(pc_ids), sink)
+        self.poll_set_at, self.poll_ticks = self.clock, 0
 
     def _next_report(self, pc_id):
         reports = self.reports.get(pc_id) or [None]
@@ -109,6 +116,16 @@ class FakePort:
                 task.cancel()
 
         run_async(main())
+
+    def poll(self, took_ms: float = 0.0, early_ms: float = 0.0) -> None:
+        """The loader's poll clock fires as setInterval does: every interval since it was set
+        (early_ms too soon: timers may); getStats() takes took_ms; then the sink has every report."""
+        ms, pc_ids, sink = self.poll_clock
+        assert ms is not None, "no poll is scheduled"
+        self.poll_ticks += 1
+        due = self.poll_set_at + self.poll_ticks * ms - early_ms
+        self.clock = max(self.clock, due) + took_ms
+        sink({pc_id: self._next_report(pc_id) for pc_id in pc_ids}, due)
 
     def pc_event(self, pc_id, kind, state, at=None) -> None:
         self.sinks[pc_id]({"t": self.clock if at is None else at, "kind": kind, "state": state})

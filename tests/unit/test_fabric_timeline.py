@@ -128,9 +128,9 @@ def test_setup_carries_candidates_and_a_new_selected_pair_is_a_transport_change(
     (setup,) = sent("events/fabric/setup")
     assert setup["selectedCandidatePairID"] == "P1" and setup["localIceCandidates"][0]["candidateType"] == "host"
     assert "address" not in setup["remoteIceCandidates"][0]  # collectIP: false
-    run_async(api.session.poll_once())
+    port.poll()
     assert sent("events/fabric/transportchange") == []  # the same pair as at setup
-    run_async(api.session.poll_once())
+    port.poll()
     (change,) = sent("events/fabric/transportchange")
     assert change["prevIceCandidatePair"]["id"] == "P1" and change["currIceCandidatePair"]["id"] == "P2"
     assert change["relayType"] == "turn/tcp"
@@ -173,58 +173,49 @@ def test_user_alive_only_when_nothing_else_tells_the_collector():
     assert quiet >= 2 and busy < quiet  # stats uploads (every 15 s here) stand in for most of them
 
 
-def test_python_wakes_only_to_poll_and_gets_every_pcs_stats_in_one_crossing():
-    # each wake-up is page main-thread time: no ticks between polls, one getStats() crossing a poll
+def test_python_is_woken_by_the_pages_poll_clock_only_with_every_report_in_hand():
+    # each wake-up of Python is page main-thread time: the loader's timer polls and calls once a poll
     from pyclient.session import POLL_MS
 
-    class Port(FakePort):
-        slept: list = []
-
-        async def sleep(self, ms):
-            self.slept.append(ms)
-            if len(self.slept) == 6:  # the call ends after six polls
-                for fabric in api.fabrics.values():
-                    fabric.terminated = True
-            await super().sleep(ms)
-
-        async def get_stats(self, pc_ids):
-            self.clock += 5 if self.stats_calls % 2 else 1  # getStats() takes a while, not always as long:
-            # the uploads must keep the polls' cadence all the same
-            return await super().get_stats(pc_ids)
-
-    port = Port()
+    port = FakePort()
     port.reports = {7: [report("P1")], 8: [report("P2")]}
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
     for pc_id in (7, 8):
         api.call("addNewFabric", dict(VALID["addNewFabric"], pc={"$js": "pc", "id": pc_id}), at=port.now())
+    assert port.poll_clock[:2] == (POLL_MS, [7, 8])
     api.session.transport.claims["submissionInterval"] = POLL_MS  # as the collector's token says
-    run_async(api.session._poll_forever())
-    assert len(port.slept) == 6 and min(port.slept) >= POLL_MS - 5  # to the next poll, less what getStats took
-    assert port.stats_calls == 5 and len(api.session.poll_ms) == 5  # the sixth wake-up found the call over
-    assert api.fabrics[7].last_sample and api.fabrics[8].last_sample
+    for took_ms, early_ms in ((5, 0), (1, 3), (5, 0), (1, 2), (5, 0)):  # getStats() takes a while, not
+        port.poll(took_ms, early_ms)  # always as long, timers fire a little early: every poll uploads
+    assert len(api.session.poll_ms) == 5 and api.fabrics[7].last_sample and api.fabrics[8].last_sample
     uploads = [i for i in api.session.transport.samples if i.kind == "stats"]
     assert len(uploads) == 10  # the interval is the poll's here (5 s): every poll uploads both pcs
+    api.call("sendFabricEvent", {"pc": {"$js": "pc", "id": 7}, "fabricEvent": "fabricTerminated",
+                                 "conferenceID": VALID["addNewFabric"]["conferenceID"]})
+    assert port.poll_clock[:2] == (POLL_MS, [8])
+    api.call("sendFabricEvent", {"pc": {"$js": "pc", "id": 8}, "fabricEvent": "fabricTerminated",
+                                 "conferenceID": VALID["addNewFabric"]["conferenceID"]})
+    assert port.poll_clock[:2] == (None, [])  # the call is over: the clock stops
 
 
 def test_the_tokens_interval_sets_the_cadence_as_soon_as_it_is_known():
-    from pyclient.session import TOKEN_WAIT_MS
-
-    class Port(FakePort):
-        slept: list = []
-
-        async def sleep(self, ms):
-            self.slept.append(ms)
-            if len(self.slept) == 2:  # the token arrives a second in: polls every 2 s from now on
-                api.session.transport.claims["submissionInterval"] = 2000
-            if len(self.slept) == 5:
-                api.fabrics[7].terminated = True
-            await super().sleep(ms)
-
-    port = Port()
-    port.reports = {7: [report("P1")]}
+    port = FakePort()
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
-    run_async(api.session._poll_forever())
-    assert port.slept == [TOKEN_WAIT_MS, TOKEN_WAIT_MS, 2000, 2000, 2000]
+    assert port.poll_clock[0] == 5000  # before the token: the poll's own cadence
+    api.session.transport.claims["submissionInterval"] = 2000
+    api.session._auth_outcome("success", "authentication successful")
+    assert port.poll_clock[0] == 2000
+
+
+def test_a_failing_poll_is_logged_and_the_next_one_goes_on():
+    port = FakePort()
+    port.reports = {7: ["[{not JSON", report("P1")]}
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.poll()
+    assert [level for level, text in port.logged if "a stats poll failed" in text] == ["error"]
+    port.poll()
+    assert api.fabrics[7].last_sample and "P1" in api.fabrics[7].last_sample
