@@ -3,8 +3,9 @@ inflated here, before anything reads them, and never past the body limit. BodyLi
 has already bounded the compressed size; this bounds what it inflates to (a small gzip can
 inflate to gigabytes)."""
 
-import json
 import zlib
+
+from .limits import send_error
 
 
 class GzipRequests:
@@ -18,10 +19,10 @@ class GzipRequests:
         if encoding is None or encoding.strip().lower() == b"identity":
             return await self.app(scope, receive, send)
         if encoding.strip().lower() != b"gzip":
-            return await _refuse(send, 415, f"body: Content-Encoding {encoding.decode('latin-1')} is not accepted (gzip is)")
+            return await send_error(send, 415, f"body: Content-Encoding {encoding.decode('latin-1')} is not accepted (gzip is)")
         status, answer = self._inflate(await _whole_body(receive))
         if status != 200:
-            return await _refuse(send, status, answer)
+            return await send_error(send, status, answer)
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-encoding", b"content-length")]
         headers.append((b"content-length", str(len(answer)).encode()))
         delivered = False
@@ -58,10 +59,3 @@ async def _whole_body(receive) -> bytes:
         if not message.get("more_body"):
             break
     return b"".join(chunks)
-
-
-async def _refuse(send, status: int, msg: str) -> None:
-    body = json.dumps({"status": "error", "msg": msg}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})

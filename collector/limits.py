@@ -1,5 +1,6 @@
 """What one client may send: body size (413) and requests per access token (429 + Retry-After)."""
 
+import json
 import math
 import time
 
@@ -72,8 +73,13 @@ async def _drain(receive, seen: int) -> None:
 
 
 async def _send_413(send, limit: int) -> None:
-    body = b'{"status":"error","msg":"body: larger than %d bytes"}' % limit
-    await send({"type": "http.response.start", "status": 413,
+    await send_error(send, 413, f"body: larger than {limit} bytes")
+
+
+async def send_error(send, status: int, msg: str) -> None:
+    """The API's error answer ({"status": "error", "msg"}) from ASGI middleware, before any route."""
+    body = json.dumps({"status": "error", "msg": msg}, separators=(",", ":")).encode()
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 

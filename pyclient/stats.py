@@ -32,9 +32,10 @@ def diff(previous: Optional[dict], current: dict, timestamp: Optional[float] = N
     a known entry's timestamp is left out when it is that one, and given when it is not, changed or
     not: otherwise every entry of every report would be sent for its new timestamp alone (new
     entries go whole). The collector rebuilds every full value from these (collector.store.rebuild)."""
+    previous = previous or {}
     out = []
     for entry_id, entry in current.items():
-        before = (previous or {}).get(entry_id)
+        before = previous.get(entry_id)
         if before is None:
             out.append(entry)
             continue
@@ -47,7 +48,7 @@ def diff(previous: Optional[dict], current: dict, timestamp: Optional[float] = N
             changed["removedFields"] = gone
         if changed:
             out.append({"id": entry_id, **changed})
-    out += [{"id": entry_id, "removed": True} for entry_id in (previous or {}).keys() - current.keys()]
+    out += [{"id": entry_id, "removed": True} for entry_id in previous.keys() - current.keys()]
     return out
 
 

@@ -363,12 +363,11 @@ import { META, VALIDATE } from "callstats-generated";
     // The body is a string, or bytes (a Uint8Array: Python gzipped it).
     async request(method, url, headersJson, body, keepalive) {
       try {
-        const headers = JSON.parse(headersJson);
-        const answer = await fetch(url, { method, headers, body: body || undefined, keepalive: !!keepalive,
-                                          credentials: "omit" });
-        const answered = {};
-        answer.headers.forEach((value, name) => { answered[name] = value; });
-        return JSON.stringify({ status: answer.status, headers: answered, text: await answer.text() });
+        const answer = await fetch(url, { method, headers: JSON.parse(headersJson), body: body || undefined,
+                                          keepalive: !!keepalive, credentials: "omit" });
+        const headers = {};
+        answer.headers.forEach((value, name) => { headers[name] = value; });
+        return JSON.stringify({ status: answer.status, headers, text: await answer.text() });
       } catch (err) {
         return null;
       }
