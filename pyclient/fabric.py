@@ -133,5 +133,6 @@ class Fabric:
             "connectedAt": self.connected_at,
             "connectionID": self.connection_id,
             "setupDelay": self.setup_delay,
+            "selectedPair": self.pair["id"] if self.pair else None,  # as the last poll or setup saw it
             "terminated": self.terminated,
         }
