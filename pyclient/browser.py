@@ -3,14 +3,15 @@
 Values cross as JSON strings (one crossing per call or event) rather than proxies per field.
 """
 
-import asyncio
 import json
 import zlib
 
 from js import Object  # type: ignore[import-not-found]
-from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
 
+from . import runner
 from .api import Callstats
+from .runner import Waiting
 
 GZIP_OVER = 1024  # JSON bodies longer than this go gzip-compressed: stats deltas shrink about five-fold
 
@@ -43,21 +44,28 @@ class BrowserPort:
         self.bridge.log(level, text)
 
     def spawn(self, coroutine) -> None:
-        asyncio.ensure_future(coroutine)
+        runner.run(coroutine, self._settle, self.log)
+
+    def _settle(self, call, resume) -> None:
+        """Start call (a bridge function's name and its arguments; None: nothing, resume soon) and
+        resume with what its promise gives. The promise stays in JS: a promise returned into
+        Python would become an asyncio Future, and asyncio's tasks are what the runner avoids."""
+        name, args = call or (None, ())
+        self.bridge.settle(name, create_once_callable(resume), *args)
 
     async def sleep(self, ms: float) -> None:
-        await asyncio.sleep(ms / 1000)
+        await Waiting(("sleep", (ms,)))
 
     async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
         headers, body = _compressed(headers, body)
-        answer = await self.bridge.request(method, url, json.dumps(headers), body, keepalive)
+        answer = await Waiting(("request", (method, url, json.dumps(headers), body, keepalive)))
         if not isinstance(answer, str):  # the network failed (JS null arrives as jsnull, not None)
             return None
         data = json.loads(answer)
         return data["status"], data["headers"], data["text"]
 
     async def get_stats(self, pc_ids: list[int]) -> dict:
-        return _reports(await self.bridge.stats(json.dumps(pc_ids)))
+        return _reports(await Waiting(("stats", (json.dumps(pc_ids),))))
 
     def poll_every(self, ms, pc_ids: list[int], sink) -> None:
         old = self._sinks.pop("poll", None)
@@ -71,7 +79,7 @@ class BrowserPort:
             old.destroy()  # the loader called it for the last time already (it checks its timer)
 
     async def token_from(self, generator, force_new: bool) -> str:
-        return str(await self.bridge.token(generator, force_new))
+        return str(await Waiting(("token", (generator, force_new))))
 
     def device_id(self) -> str:
         return str(self.bridge.deviceId())

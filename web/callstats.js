@@ -337,6 +337,14 @@ import { META, VALIDATE } from "callstats-generated";
     firstFrame(tagId, sink) {
       firstFrame.tell(tagId, sink);
     },
+    // pyclient.runner: bridge[name](...args), then resume(failed, value) once its promise settles
+    // (no name: resume on the next microtask). Python's background coroutines move on from here,
+    // with no asyncio task in between.
+    settle(name, resume, ...args) {
+      new Promise((resolve) => resolve(name ? bridge[name](...args) : undefined))
+        .then((value) => resume(false, value), (err) => resume(true, String((err && err.message) || err)));
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     async stats(idsJson) {
       return statsOf(JSON.parse(idsJson));
     },
