@@ -1,4 +1,5 @@
-"""What a monitor costs the page, side by side: no monitor, ours, @jitsi/rtcstats, webrtc-issue-detector.
+"""What a monitor costs the page, side by side: no monitor, Pyodide alone, ours, @jitsi/rtcstats,
+webrtc-issue-detector.
 
     .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--rounds 1] [--profile]
 
@@ -17,6 +18,10 @@ after a warm-up, then scaled to a minute:
   the 9-byte frame headers), rtcstats' WebSocket frames to a local endpoint (payload, frame header
   and mask; Playwright's WebSocket route answers as rtcstats-server does). webrtc-issue-detector
   uploads nothing (it diagnoses in the page).
+
+"Pyodide alone" is our script loaded and Python started but never initialized: the floor that
+running Python on the page sets before any work (every major garbage collection marks Pyodide's
+JS objects), against which what our own polling and uploading add can be read.
 
 With --profile each run also records a CPU profile of the window (CDP Profiler) and a second
 table splits the added main-thread time into garbage collection, wasm (our Python), JavaScript,
@@ -53,7 +58,8 @@ from tests.servers import run_cli, start_collector, start_page_server  # noqa: E
 
 POLL_MS = 5000
 RTCSTATS_ENDPOINT = "wss://rtcstats.bench.invalid"
-NONE, OURS, RTCSTATS, DETECTOR = "no monitor", "callstats.js (ours)", "@jitsi/rtcstats 9.7.1", "webrtc-issue-detector 1.17.3"
+NONE, IDLE, OURS = "no monitor", "Pyodide alone (ours, idle)", "callstats.js (ours)"
+RTCSTATS, DETECTOR = "@jitsi/rtcstats 9.7.1", "webrtc-issue-detector 1.17.3"
 
 PAGE = """<!doctype html><html><body><script>
 window.longTasks = [];
@@ -80,6 +86,11 @@ async function call(streams) {
 
 MONITORS = {
     NONE: "<script>window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();</script>",
+    # our script loaded and Python started, but never initialized: what Pyodide's presence alone
+    # costs the page (its JS heap is marked by every major garbage collection), polling nothing
+    IDLE: """<script src="{collector}callstats.js"></script><script>
+window.monitorAdd = () => {}; window.monitorReady = callstats.ready;
+</script>""",
     OURS: """<script src="{collector}callstats.js"></script><script>
 callstats.initialize("{app}", "{secret}", "alice");
 window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
@@ -210,7 +221,7 @@ def metrics(cdp) -> dict:
 
 
 def slug(monitor: str) -> str:
-    return {NONE: "none", OURS: "ours", RTCSTATS: "rtcstats", DETECTOR: "detector"}[monitor]
+    return {NONE: "none", IDLE: "idle", OURS: "ours", RTCSTATS: "rtcstats", DETECTOR: "detector"}[monitor]
 
 
 def main() -> None:
