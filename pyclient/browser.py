@@ -11,7 +11,6 @@ from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignor
 
 from . import runner
 from .api import Callstats
-from .runner import Waiting
 
 GZIP_OVER = 1024  # JSON bodies longer than this go gzip-compressed: stats deltas shrink about five-fold
 
@@ -47,25 +46,25 @@ class BrowserPort:
         runner.run(coroutine, self._settle, self.log)
 
     def _settle(self, call, resume) -> None:
-        """Start call (a bridge function's name and its arguments; None: nothing, resume soon) and
-        resume with what its promise gives. The promise stays in JS: a promise returned into
-        Python would become an asyncio Future, and asyncio's tasks are what the runner avoids."""
+        """Start call (from `_promise`; None: nothing, resume soon) and resume with what its
+        promise gives. The promise stays in JS: a promise returned into Python would become an
+        asyncio Future, and asyncio's tasks are what the runner avoids."""
         name, args = call or (None, ())
         self.bridge.settle(name, create_once_callable(resume), *args)
 
     async def sleep(self, ms: float) -> None:
-        await Waiting(("sleep", (ms,)))
+        await _promise("sleep", ms)
 
     async def request(self, method: str, url: str, headers: dict, body, keepalive: bool = False):
         headers, body = _compressed(headers, body)
-        answer = await Waiting(("request", (method, url, json.dumps(headers), body, keepalive)))
+        answer = await _promise("request", method, url, json.dumps(headers), body, keepalive)
         if not isinstance(answer, str):  # the network failed (JS null arrives as jsnull, not None)
             return None
         data = json.loads(answer)
         return data["status"], data["headers"], data["text"]
 
     async def get_stats(self, pc_ids: list[int]) -> dict:
-        return _reports(await Waiting(("stats", (json.dumps(pc_ids),))))
+        return _reports(await _promise("stats", json.dumps(pc_ids)))
 
     def poll_every(self, ms, pc_ids: list[int], sink) -> None:
         old = self._sinks.pop("poll", None)
@@ -79,7 +78,7 @@ class BrowserPort:
             old.destroy()  # the loader called it for the last time already (it checks its timer)
 
     async def token_from(self, generator, force_new: bool) -> str:
-        return str(await Waiting(("token", (generator, force_new))))
+        return str(await _promise("token", generator, force_new))
 
     def device_id(self) -> str:
         return str(self.bridge.deviceId())
@@ -121,6 +120,11 @@ class Entry:
 
     def inspect(self) -> str:
         return json.dumps(self.api.inspect())
+
+
+def _promise(name: str, *args) -> runner.Waiting:
+    """What a background coroutine awaits for the bridge's async function `name` (see _settle)."""
+    return runner.Waiting((name, args))
 
 
 def _reports(reports_json: str) -> dict:

@@ -3,23 +3,25 @@ without asyncio.
 
 On the page, asyncio (Pyodide's webloop) moves a coroutine on through `call_soon`, a `postMessage`
 task each time, and wraps every awaited promise in a Future: about ten main-thread tasks for one
-upload (bench/README.md). Here a coroutine awaits the port's promises directly (`Waiting`) and the
+upload (bench/README.md). Here a coroutine awaits what the port starts (`Waiting`) and the
 promise's own reaction resumes it with one call: one microtask per awaited promise, nothing else.
 
-Plain Python: the port gives `settle(promise, resume)`, which calls resume(failed, value) once the
-promise has settled (promise None: soon, after the caller's synchronous work, as asyncio would).
+Plain Python: the port gives `settle(call, resume)`, which starts the call (what `Waiting` holds,
+opaque here) and calls resume(failed, value) once its promise has settled (call None: nothing to
+start, resume soon, after the caller's synchronous work, as asyncio would).
 """
 
 from typing import Any, Callable
 
 
 class Waiting:
-    """A promise a coroutine waits for. Only a coroutine that `run` drives may await it."""
+    """What a coroutine waits for: a call the port starts, whose promise settles later. Only a
+    coroutine that `run` drives may await it."""
 
-    __slots__ = ("promise",)
+    __slots__ = ("call",)
 
-    def __init__(self, promise: Any):
-        self.promise = promise
+    def __init__(self, call: Any):
+        self.call = call
 
     def __await__(self):
         return (yield self)
@@ -45,6 +47,6 @@ def run(coroutine, settle: Callable[[Any, Callable], None], log: Callable[[str, 
             coroutine.close()
             log("error", f"background work awaited {waiting!r}, which only asyncio can wait for; stopped")
             return
-        settle(waiting.promise, resume)
+        settle(waiting.call, resume)
 
     settle(None, resume)

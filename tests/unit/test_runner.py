@@ -1,25 +1,25 @@
 """The runner that moves the client's background coroutines on without asyncio (pyclient.runner),
-against a fake promise machinery: settle() queues; the test settles promises one at a time."""
+against a fake port: settle() queues each call; the test settles their promises one at a time."""
 
 from pyclient.runner import PromiseRejected, Waiting, run
 
 
 class FakePromises:
     def __init__(self):
-        self.waiting = []  # (promise, resume): what has been settled once the test says so
+        self.waiting = []  # (call, resume): started calls, whose promises settle when the test says so
         self.logged = []
 
-    def settle(self, promise, resume):
-        self.waiting.append((promise, resume))
+    def settle(self, call, resume):
+        self.waiting.append((call, resume))
 
     def log(self, level, text):
         self.logged.append((level, text))
 
     def next(self, value=None, failed=False):
-        """Settle the oldest promise a coroutine waits for; the promise it was."""
-        promise, resume = self.waiting.pop(0)
+        """Settle the promise of the oldest call a coroutine waits for; the call it was."""
+        call, resume = self.waiting.pop(0)
         resume(failed, value)
-        return promise
+        return call
 
 
 def test_starts_after_the_callers_synchronous_work_and_resumes_with_each_value():
@@ -32,7 +32,7 @@ def test_starts_after_the_callers_synchronous_work_and_resumes_with_each_value()
 
     run(work(), js.settle, js.log)
     assert seen == []  # as asyncio's ensure_future: not within the call that spawned it
-    assert js.next() is None  # the start: no promise
+    assert js.next() is None  # the start: no call
     assert seen == ["started"]
     assert js.next("answer") == "fetch"
     assert js.next(None) == "sleep"
