@@ -31,7 +31,11 @@ window.pcs = [];
 function start() {
   const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
   const secret = app.tokens
-    ? (forceNew, callback) => { seen.forceNew.push(forceNew); callback(null, app.tokens[seen.forceNew.length - 1]); }
+    ? (forceNew, callback) => {
+        seen.forceNew.push(forceNew);
+        if (app.failFirst && seen.forceNew.length === 1) callback("the app's token server is down");
+        else callback(null, app.tokens[seen.forceNew.length - 1]);
+      }
     : app.appSecret;
   callstats.initialize(app.appID, secret, "alice", (status, msg) => seen.init.push([status, msg]), null, {});
   const conference = params.get("conference");
@@ -175,8 +179,8 @@ def test_429_with_retry_after_is_waited_and_loses_nothing(browser, serve_page, o
     context.close()
 
 
-def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_collector, tmp_path):
-    server = own_collector(0, "--token-lifetime", "20")  # renewed 10 s after it is issued
+def app_with_tokens(server, tmp_path, count=12) -> dict:
+    """An app whose page signs in with third-party tokens (ES256, key k1), `count` of them."""
     app = run_cli("apps", "create", "--name", "tokens", "--data-dir", str(server.data_dir))
     key = ec.generate_private_key(ec.SECP256R1())
     public = tmp_path / "key.pem"
@@ -188,7 +192,13 @@ def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_co
     # the app's own server would sign these on demand; each use needs a fresh one (jti)
     app["tokens"] = [jwt.encode({"appID": app["appID"], "userID": "alice", "keyID": "k1", "iat": now,
                                  "exp": now + 600, "jti": uuid.uuid4().hex}, key, algorithm="ES256")
-                     for _ in range(12)]
+                     for _ in range(count)]
+    return app
+
+
+def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_collector, tmp_path):
+    server = own_collector(0, "--token-lifetime", "20")  # renewed 10 s after it is issued
+    app = app_with_tokens(server, tmp_path)
     conference = f"tokens-{uuid.uuid4().hex[:6]}"
     context = browser.new_context()
     page = context.new_page()
@@ -200,6 +210,25 @@ def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_co
     asked = page.evaluate("seen.forceNew")
     assert asked[0] is False and len(asked) >= 3 and all(asked[1:]), asked
     assert [status for status, _ in page.evaluate("seen.init")] == ["success"]
+    context.close()
+
+
+def test_a_failing_token_generator_is_reported_and_asked_again(browser, serve_page, own_collector, tmp_path):
+    server = own_collector()
+    app = {**app_with_tokens(server, tmp_path), "failFirst": True}  # the first callback gives an error
+    conference = f"tokens-{uuid.uuid4().hex[:6]}"
+    context = browser.new_context()
+    page = context.new_page()
+    open_page(page, serve_page, server, app, conference)
+    page.wait_for_function("seen.init.length === 2", timeout=60_000)
+    page.wait_for_function("callstats._inspect().fabrics.every((f) => f.lastUploaded)", timeout=60_000)
+    hang_up_and_drain(page)
+
+    assert page.evaluate("seen.init") == [
+        ["tokenGenerationError", "token generator failed: the app's token server is down"],
+        ["success", "authentication successful"]]
+    assert page.evaluate("seen.forceNew")[:2] == [False, False]  # asked again; no token of it was used
+    assert_all_stored_once(page, server, app, conference)
     context.close()
 
 
