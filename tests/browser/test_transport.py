@@ -179,8 +179,8 @@ def test_429_with_retry_after_is_waited_and_loses_nothing(browser, serve_page, o
     context.close()
 
 
-def app_with_tokens(server, tmp_path, count=12) -> dict:
-    """An app whose page signs in with third-party tokens (ES256, key k1), `count` of them."""
+def app_with_tokens(server, tmp_path) -> dict:
+    """An app whose page signs in with third-party tokens (ES256, key k1): twelve of them."""
     app = run_cli("apps", "create", "--name", "tokens", "--data-dir", str(server.data_dir))
     key = ec.generate_private_key(ec.SECP256R1())
     public = tmp_path / "key.pem"
@@ -192,7 +192,7 @@ def app_with_tokens(server, tmp_path, count=12) -> dict:
     # the app's own server would sign these on demand; each use needs a fresh one (jti)
     app["tokens"] = [jwt.encode({"appID": app["appID"], "userID": "alice", "keyID": "k1", "iat": now,
                                  "exp": now + 600, "jti": uuid.uuid4().hex}, key, algorithm="ES256")
-                     for _ in range(count)]
+                     for _ in range(12)]
     return app
 
 
