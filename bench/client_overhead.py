@@ -86,8 +86,7 @@ async function call(streams) {
 
 MONITORS = {
     NONE: "<script>window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();</script>",
-    # our script loaded and Python started, but never initialized: what Pyodide's presence alone
-    # costs the page (its JS heap is marked by every major garbage collection), polling nothing
+    # "Pyodide alone": see the docstring
     IDLE: """<script src="{collector}callstats.js"></script><script>
 window.monitorAdd = () => {}; window.monitorReady = callstats.ready;
 </script>""",

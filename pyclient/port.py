@@ -33,7 +33,9 @@ class Port(Protocol):
     def log(self, level: str, text: str) -> None: ...
 
     def spawn(self, coroutine) -> None:
-        """Run a coroutine in the background (the page's event loop)."""
+        """Run a coroutine in the background: started soon (after the caller's synchronous work),
+        resumed as each of this port's async methods it awaits answers. On the page those are all
+        it may await (pyclient.runner drives it, not asyncio)."""
 
     async def sleep(self, ms: float) -> None: ...
 
