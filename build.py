@@ -3,6 +3,7 @@
 dist/
   callstats.js                     the loader (stable name: the page's script tag points here)
   callstats-<version>-<hash>/      everything else, under a content-hashed name (cache forever):
+    host.mjs                       where Python runs (web/host.js): a dedicated worker, or the page
     pyodide.mjs, pyodide.asm.mjs, pyodide.asm.wasm, python_stdlib.zip   (npm `pyodide`, pinned)
     *.whl                          pydantic, pydantic-core, pyjwt, ... (PyPI, Pyodide platform, pinned)
     pyclient-<version>-py3-none-any.whl   our client (no collector code)
@@ -221,14 +222,16 @@ def compile_loader(assets_name: str, out: Path) -> None:
     from pyclient import __version__, answers, models
 
     api = models.api_schema()
-    api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name,
-               packages=["pyclient"], preload=json.loads((GENERATED / "import-order.json").read_text()))
+    api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name, packages=["pyclient"])
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "api.json").write_text(json.dumps(api))
     run("node", "buildtools/compile_api.mjs", str(GENERATED / "api.json"), str(GENERATED / "api.mjs"))
-    run(str(ROOT / "node_modules" / ".bin" / "esbuild"), "web/callstats.js", "--bundle", "--minify",
-        "--format=iife", "--target=es2020", "--legal-comments=none",
-        f"--alias:callstats-generated={GENERATED / 'api.mjs'}", f"--outfile={out}", "--log-level=warning")
+    bundle("web/callstats.js", out, "--format=iife", f"--alias:callstats-generated={GENERATED / 'api.mjs'}")
+
+
+def bundle(entry: str, out: Path, *options: str) -> None:
+    run(str(ROOT / "node_modules" / ".bin" / "esbuild"), entry, "--bundle", "--minify", "--target=es2020",
+        "--legal-comments=none", f"--outfile={out}", "--log-level=warning", *options)
 
 
 def compress(folder: Path) -> None:
@@ -305,7 +308,8 @@ def build(dist: Path) -> Path:
 
     from pyclient import __version__
 
-    run("node", "buildtools/pyodide_smoke.mjs", str(assets), str(GENERATED / "import-order.json"))
+    run("node", "buildtools/pyodide_smoke.mjs", str(assets))
+    bundle("web/host.js", assets / "host.mjs", "--format=esm")  # where Python runs: a worker, or the page
     assets_name = f"callstats-{__version__}-{content_hash(assets)}"
     assets.rename(staging / assets_name)
     compile_loader(assets_name, staging / "callstats.js")

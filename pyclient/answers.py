@@ -9,6 +9,21 @@ import json
 from pydantic import ValidationError
 
 MESSAGES = {
+    # what a good call is answered (the loader gives these on the main thread: see web/callstats.js)
+    "queuedUntilReady": "{method}: queued until callstats is ready",
+    "authenticating": "initialize: authentication started",
+    "alreadyInitialized": "initialize: already initialized",
+    "monitoring": "addNewFabric: monitoring started",
+    "alreadyMonitored": "addNewFabric: pc already monitored",
+    "sentAsLog": "reportError: sent as an application log",
+    "sentAsSetupFailed": "reportError: sent as fabric setup failed",
+    "eventQueued": "sendFabricEvent: {event} queued",
+    "queued": "{method}: queued",
+    "done": "{method}: done",
+    "listening": "on: listening to {event}",
+    "proxyAfterInit": "setProxyConfig: Invalid config (must be set before initialize)",
+    "cut": "{arg} cut: {why}",
+    # what a bad one is answered
     "notInitialized": "{method}: not initialized (call initialize first)",
     "pcNotAdded": "{method}: Invalid pc (not added with addNewFabric for conferenceID {conferenceID})",
     "pcOtherConference": "{method}: Invalid pc (already added for conferenceID {conferenceID})",

@@ -75,14 +75,14 @@ class Callstats:
 
     def _initialize(self, args: models.Initialize, handles: dict, at: float) -> dict:
         if self.session is not None:
-            return answers.success("initialize: already initialized")
+            return answers.success(answers.say("alreadyInitialized"))
         self.session = Session(self.port, args, handles, self.proxy, self.transport, self.origin)
         self.session.listeners = self.listeners
-        return answers.success("initialize: authentication started")
+        return answers.success(answers.say("authenticating"))
 
     def _addNewFabric(self, args: models.AddNewFabric, handles: dict, at: float) -> dict:
         if self._live_fabric(args.pc.id):
-            return answers.success("addNewFabric: pc already monitored")
+            return answers.success(answers.say("alreadyMonitored"))
         attributes = (args.fabricAttributes or models.FabricAttributes()).model_dump()
         fabric = Fabric(
             pc_id=args.pc.id,
@@ -97,8 +97,8 @@ class Callstats:
         watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
         fabric.start(watched["initial"], watched["backlog"])
         self.session.descriptions_settled(fabric)  # negotiated before it was handed over
-        self._answer_later(handles.get("pcCallback"), "success", "addNewFabric: monitoring started")
-        return answers.success("addNewFabric: monitoring started")
+        self._answer_later(handles.get("pcCallback"), "success", answers.say("monitoring"))
+        return answers.success(answers.say("monitoring"))
 
     def _reportError(self, args: models.ReportError, handles: dict, at: float) -> dict:
         session = self.session
@@ -114,7 +114,7 @@ class Callstats:
             if fabric:
                 body.update(remoteID=session.fabric_body(fabric)["remoteID"], connectionID=fabric.connection_id)
             session.send(args.conferenceID, "events/app/logs", body)
-            return answers.success("reportError: sent as an application log")
+            return answers.success(answers.say("sentAsLog"))
         base = session.fabric_body(fabric) if fabric else session.body()
         sdp = (lambda text: text) if session.config.collectIP else privacy.redact_sdp
         failed = {"eventType": "fabricSetupFailed", "reason": FAILURE_REASONS.get(args.webRTCFunction, "SignalingError"),
@@ -122,19 +122,19 @@ class Callstats:
                   "remoteSDP": sdp(args.remoteSDP), **fields, "timestamp": at}
         session.send(args.conferenceID, "events/fabric/setupfailed",
                      {**base, **{k: v for k, v in failed.items() if v is not None}})
-        return answers.success("reportError: sent as fabric setup failed")
+        return answers.success(answers.say("sentAsSetupFailed"))
 
     def _sendFabricEvent(self, args, handles: dict, at: float) -> dict:
         fabric = self.fabrics[args.pc.id]
         data = args.eventData.model_dump() if hasattr(args.eventData, "model_dump") else args.eventData
         self.session.fabric_event(fabric, args.fabricEvent, data)
-        return answers.success(f"sendFabricEvent: {args.fabricEvent} queued")
+        return answers.success(answers.say("eventQueued", event=args.fabricEvent))
 
     def _sendCallDetails(self, args: models.SendCallDetails, handles: dict, at: float) -> dict:
         fabric = self.fabrics[args.pc.id]
         self.session.send(args.conferenceID, "events/calldetails", self.session.fabric_body(
             fabric, eventType="callDetails", **args.callAttributes.model_dump()))
-        return answers.success("sendCallDetails: queued")
+        return answers.success(answers.say("queued", method="sendCallDetails"))
 
     def _associateMstWithUserID(self, args: models.AssociateMstWithUserID, handles: dict, at: float) -> dict:
         fabric = self.fabrics[args.pc.id]
@@ -149,43 +149,43 @@ class Callstats:
             ssrc = str(args.SSRC)
             self.port.watch_first_frame(args.associatedVideoTag,
                                         lambda frame: self.session.first_frame(fabric, ssrc, frame))
-        return answers.success("associateMstWithUserID: queued")
+        return answers.success(answers.say("queued", method="associateMstWithUserID"))
 
     def _sendUserFeedback(self, args: models.SendUserFeedback, handles: dict, at: float) -> dict:
         ratings = {"overallRating": args.feedback.overall, "audioQualityRating": args.feedback.audio,
                    "videoQualityRating": args.feedback.video, "comments": args.feedback.comment}
         self.session.send(args.conferenceID, "events/feedback", self.session.body(
             eventType="feedback", feedback={k: v for k, v in ratings.items() if v is not None}))
-        self._answer_later(handles.get("pcCallback"), "success", "sendUserFeedback: queued")
-        return answers.success("sendUserFeedback: queued")
+        self._answer_later(handles.get("pcCallback"), "success", answers.say("queued", method="sendUserFeedback"))
+        return answers.success(answers.say("queued", method="sendUserFeedback"))
 
     def _sendCustomEvent(self, args: models.SendCustomEvent, handles: dict, at: float) -> dict:
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
         base = self.session.fabric_body(fabric) if fabric else self.session.body()
         self.session.send(args.conferenceID, "events/customevent",
                           {**base, "eventType": "customEvent", "eventList": [{"timestamp": at, **args.eventData}]})
-        return answers.success("sendCustomEvent: queued")
+        return answers.success(answers.say("queued", method="sendCustomEvent"))
 
     def _sendCustomStats(self, args: models.SendCustomStats, handles: dict, at: float) -> dict:
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
         base = self.session.fabric_body(fabric) if fabric else self.session.body()
         self.session.send(args.conferenceID, "customstats", {**base, "eventType": "customStats", "stats": args.stats})
-        return answers.success("sendCustomStats: queued")
+        return answers.success(answers.say("queued", method="sendCustomStats"))
 
     def _setIdentifiers(self, args: models.SetIdentifiers, handles: dict, at: float) -> dict:
         self.session.identifiers.update(args.identifiers.model_dump(exclude_none=True))
-        self._answer_later(handles.get("pcCallback"), "success", "setIdentifiers: done")
-        return answers.success("setIdentifiers: done")
+        self._answer_later(handles.get("pcCallback"), "success", answers.say("done", method="setIdentifiers"))
+        return answers.success(answers.say("done", method="setIdentifiers"))
 
     def _on(self, args: models.On, handles: dict, at: float) -> dict:
         self.listeners[args.event] = handles.get("callback")
-        return answers.success(f"on: listening to {args.event}")
+        return answers.success(answers.say("listening", event=args.event))
 
     def _setProxyConfig(self, args: models.SetProxyConfig, handles: dict, at: float) -> dict:
         if self.session is not None:
-            return answers.failure("setProxyConfig: Invalid config (must be set before initialize)")
+            return answers.failure(answers.say("proxyAfterInit"))
         self.proxy = args.config
-        return answers.success("setProxyConfig: done")
+        return answers.success(answers.say("done", method="setProxyConfig"))
 
     # ---- helpers ----
 
@@ -199,12 +199,12 @@ class Callstats:
         if listener is not None:
             self.port.call_soon(listener, {"status": "failure", "msg": text, "message": text})
 
-    def goodbye(self) -> dict:
-        """{requests: keepalive requests, forget: a stored record to remove once they all arrived}
-        for a page that is going away (never raises: it runs in pagehide)."""
-        nothing = {"requests": [], "forget": None}
+    def goodbye(self, keep: bool = False) -> dict:
+        """What a page that is going away sends and keeps (Session.goodbye); `keep`: only what it
+        would, now (a farewell). Never raises."""
+        nothing = {"requests": [], "key": None, "record": None, "complete": True}
         try:
-            return self.session.goodbye() if self.session else nothing
+            return self.session.goodbye(keep) if self.session else nothing
         except Exception as exc:
             self._report_error(f"goodbye: internal error: {type(exc).__name__}: {exc}")
             return nothing

@@ -1,5 +1,8 @@
 """The only module that touches JS: the real browser port, and the entry the loader calls.
 
+`bridge` is web/host.js's: it runs where Python runs (a dedicated worker, or the page's main
+thread where a page forbids the worker) and reaches the page's main thread by messages. Page
+functions (callbacks, a token generator) arrive here as numbers that name them there.
 Values cross as JSON strings (one crossing per call or event) rather than proxies per field.
 """
 
@@ -9,7 +12,7 @@ import zlib
 from js import Object  # type: ignore[import-not-found]
 from pyodide.ffi import create_once_callable, create_proxy, to_js  # type: ignore[import-not-found]
 
-from . import runner
+from . import models, runner
 from .api import Callstats
 
 GZIP_OVER = 1024  # JSON bodies longer than this go gzip-compressed: stats deltas shrink about five-fold
@@ -101,7 +104,7 @@ class BrowserPort:
 
 
 class Entry:
-    """What the loader holds once Python is ready."""
+    """What web/host.js holds once Python is ready."""
 
     def __init__(self, bridge):
         self.api = Callstats(BrowserPort(bridge))
@@ -115,8 +118,8 @@ class Entry:
         answer = self.api.call(method, args, names, at)
         return to_js(answer, dict_converter=Object.fromEntries)
 
-    def goodbye(self) -> str:
-        return json.dumps(self.api.goodbye())
+    def goodbye(self, keep: bool = False) -> str:
+        return json.dumps(self.api.goodbye(bool(keep)))
 
     def inspect(self) -> str:
         return json.dumps(self.api.inspect())
@@ -143,4 +146,5 @@ def _compressed(headers: dict, body):
 
 
 def start(bridge) -> Entry:
+    models.warm()  # now, before the page's first calls are replayed
     return Entry(bridge)

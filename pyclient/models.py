@@ -55,8 +55,7 @@ def OneOf(enum: dict, exclude: tuple = ()):
 class Model(BaseModel):
     # Strict: JS has no implicit conversions to hide; "5" is not a number and 5 is not a string.
     # Extra keys are ignored: deployed pages pass objects with fields we do not know.
-    # Validators are built on first use or by warm(), not at import: the page's main thread
-    # should never wait for all of them at once (see boot.py).
+    # Validators are built by warm() when the client starts (pyclient.browser.start), in one go.
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True, defer_build=True)
 
 
@@ -317,15 +316,13 @@ def adapter(method: str) -> TypeAdapter:
     return _ADAPTERS[method]
 
 
-def warm_steps():
-    """Build every validator now rather than at first use, one small piece at a time: each model
-    (defined leaves first, so a parent reuses its children's) and then each method's adapter."""
+def warm() -> None:
+    """Build every validator now (at start, off the page's main thread) rather than at first use:
+    each model, defined leaves first so a parent reuses its children's, then each method's adapter."""
     for model in [v for v in globals().values() if isinstance(v, type) and issubclass(v, Model)]:
         model.model_rebuild()
-        yield model.__name__
-    for method, built in _ADAPTERS.items():
+    for built in _ADAPTERS.values():
         built.rebuild()
-        yield method
 
 
 def api_schema() -> dict:

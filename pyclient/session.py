@@ -2,6 +2,7 @@
 and the polls (timed by the page's poll clock) that turn getStats() into csStatsCallback figures
 and uploads."""
 
+import uuid
 from typing import Optional
 from urllib.parse import quote
 
@@ -119,10 +120,11 @@ class Session:
             eventType="userDetails", userName=getattr(self.local_user, "userName", None),
             collectIP=self.config.collectIP), **stamp}, origin=self.origin)
 
-    def send(self, conference_id: str, kind: str, body: dict, **sample) -> None:
+    def send(self, conference_id: str, kind: str, body: dict, **more) -> None:
+        """Queue an item (more: a stats sample and its size, a stable item_id)."""
         self.join(conference_id)
         self.last_sent[conference_id] = self.port.now()
-        self.transport.send(conference_id, kind, body, origin=self.origin, **sample)
+        self.transport.send(conference_id, kind, body, origin=self.origin, **more)
 
     # ---- fabrics ----
 
@@ -253,31 +255,54 @@ class Session:
             return
         fabric.terminated = True
         self._schedule_polls()
-        if fabric.last_sample is not None:
-            self._upload(fabric, fabric.last_sample)  # final stats first
-        self.send(fabric.conference_id, "events/fabric/terminated",
-                  self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})))
+        for item in self._ending(fabric, fields):
+            self.send(**item)
 
-    def goodbye(self) -> dict:
+    def _ending(self, fabric: Fabric, fields: Optional[dict] = None) -> list[dict]:
+        """send() arguments that end a fabric: its final stats, then fabricTerminated. Their
+        itemIDs are stable, so a farewell the page already sent and a later goodbye store once."""
+        ending = []
+        if fabric.last_sample is not None:
+            final = stats.common_timestamp(fabric.last_sample)
+            ending.append(self._stats_item(fabric, fabric.last_sample, item_id=_stable_id(
+                fabric.connection_id, "final", final)))
+        ending.append({"conference_id": fabric.conference_id, "kind": "events/fabric/terminated",
+                       "body": self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})),
+                       "item_id": _stable_id(fabric.connection_id, "terminated")})
+        return ending
+
+    def _leaving(self) -> list[dict]:
+        """send() arguments of leaving now: every live fabric ended, user/left per conference."""
+        live = [f for f in self.fabrics.values() if not f.terminated]
+        items = [item for fabric in live for item in self._ending(fabric)]
+        for conference_id in sorted({f.conference_id for f in live}):
+            items.append({"conference_id": conference_id, "kind": "events/user/left",
+                          "body": self.body(eventType="userLeft"),
+                          "item_id": _stable_id(self.transport.unload_key, self.origin, conference_id, "left")})
+        return items
+
+    def goodbye(self, keep: bool = False) -> dict:
         """The page is closing: final stats, fabricTerminated for every live fabric and user/left
-        per conference, and whatever else is queued. Kept in localStorage for the next page, and
-        returned as keepalive requests for the loader to send at once; `forget` names the stored
-        record the loader may remove once every request was answered 200."""
+        per conference, and whatever else is queued, as keepalive requests for the loader to send
+        at once and as a record (`key`, `record`) to keep in localStorage for the next page, whose
+        key may go once every request was answered 200 when `complete`. `keep`: a farewell, what
+        the goodbye would be now, with nothing changed (the loader holds it for pagehide)."""
         if self.config.disableBeforeUnloadHandler:
-            return {"requests": [], "forget": None}
-        self.leave()
-        unload = self.transport.unload()
-        if unload.record is not None:
-            self.port.store(unload.key, unload.record)
-        return {"requests": unload.requests, "forget": unload.key if unload.complete else None}
+            return {"requests": [], "key": None, "record": None, "complete": True}
+        leaving = [{**item, "origin": self.origin} for item in self._leaving()]
+        if not keep:
+            for fabric in self.fabrics.values():
+                fabric.terminated = True
+            self._schedule_polls()
+        unload = self.transport.unload(leaving, keep=keep)
+        return {"requests": unload.requests, "key": unload.key, "record": unload.record, "complete": unload.complete}
 
     def leave(self) -> None:
-        """fabricTerminated (after final stats) for every live fabric, user/left per conference."""
-        conferences = {f.conference_id for f in self.fabrics.values() if not f.terminated}
-        for fabric in [f for f in self.fabrics.values() if not f.terminated]:
-            self.terminate(fabric)
-        for conference_id in conferences:
-            self.send(conference_id, "events/user/left", self.body(eventType="userLeft"))
+        """What leaving sends, queued (a replayed page that is gone)."""
+        for item in self._leaving():
+            self.send(**item)
+        for fabric in self.fabrics.values():
+            fabric.terminated = True
 
     async def _alive_forever(self) -> None:
         """user/alive for a conference that sent nothing else for ALIVE_MS: any item tells the
@@ -338,11 +363,14 @@ class Session:
         self.poll_ms.append(round(busy_ms + self.port.clock_ms() - started, 3))
         del self.poll_ms[:-POLL_HISTORY]
 
-    def _upload(self, fabric: Fabric, sample: dict, at: Optional[float] = None) -> None:
+    def _upload(self, fabric: Fabric, sample: dict, at: float) -> None:
+        self.send(**self._stats_item(fabric, sample))
+        fabric.last_upload_at = at
+
+    def _stats_item(self, fabric: Fabric, sample: dict, **more) -> dict:
         # whole: the transport makes it a delta against what the collector has when it is sent
-        self.send(fabric.conference_id, "stats", self.fabric_body(fabric, eventType="stats"),
-                  sample=sample, size=fabric.last_sample_bytes)
-        fabric.last_upload_at = self.port.now() if at is None else at
+        return {"conference_id": fabric.conference_id, "kind": "stats", "sample": sample,
+                "body": self.fabric_body(fabric, eventType="stats"), "size": fabric.last_sample_bytes, **more}
 
     def _report(self, conference_id: str, entries: list) -> None:
         streams = []
@@ -368,6 +396,10 @@ class Session:
         for callback in (self.on_stats, self.listeners.get("stats")):
             if callback is not None:
                 self.port.call_soon(callback, payload)
+
+
+def _stable_id(*parts) -> str:
+    return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(str(p) for p in parts)).hex
 
 
 def _user_text(user) -> str:

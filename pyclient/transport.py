@@ -119,6 +119,7 @@ class Transport:
         self.sent = 0
         self.dropped = 0  # refused by the collector as bad
         self.dropped_samples = 0  # dropped because the buffer was full
+        self.unload_key = f"{STORE_PREFIX}{app_id}.{uuid.uuid4().hex}"  # this page's record for the next one
 
     # ---- what the rest of pyclient calls ----
 
@@ -129,11 +130,11 @@ class Transport:
             self.port.spawn(self._pump())
 
     def send(self, conference_id: str, kind: str, body: dict, sample: Optional[dict] = None,
-             size: Optional[int] = None, origin: str = "") -> None:
+             size: Optional[int] = None, origin: str = "", item_id: Optional[str] = None) -> None:
         """Queue an item. A stats sample comes whole, with its size (the report's JSON length);
-        origin: "" for this page, else the earlier page the item is replayed from."""
-        item = Item(conference_id, kind, body, sample=sample, origin=origin)
-        item.size = size if size is not None else len(json.dumps(body, separators=(",", ":")))
+        origin: "" for this page, else the earlier page the item is replayed from; item_id: a
+        stable one, for an item that may also have gone out in a farewell (see `unload`)."""
+        item = _item(conference_id, kind, body, sample, size, origin, item_id)
         (self.samples if sample is not None else self.events).append(item)
         self.buffered += item.size
         self.tally[kind] = self.tally.get(kind, 0) + 1
@@ -173,15 +174,22 @@ class Transport:
             gap["to"] = oldest.body["timestamp"]
 
     def _report_gaps(self) -> None:
-        gaps, self.gaps = self.gaps, {}
-        for (_, conference_id, _), gap in gaps.items():
+        for gap in self._gap_reports():
+            self.send(**gap)
+        self.gaps = {}
+
+    def _gap_reports(self) -> list[dict]:
+        """send() arguments of one statsDropped warning per stream that lost samples."""
+        reports = []
+        for (_, conference_id, _), gap in self.gaps.items():
             who = {k: gap["body"][k] for k in ("localID", "deviceID", "callstatsVersion", "remoteID", "connectionID")
                    if k in gap["body"]}
             message = {"droppedSamples": gap["count"], "from": gap["from"], "to": gap["to"],
                        "reason": "the collector was unreachable and the buffer was full"}
-            self.send(conference_id, "events/app/logs", {
+            reports.append({"conference_id": conference_id, "kind": "events/app/logs", "body": {
                 **who, "timestamp": self.port.now(), "eventType": "statsDropped", "level": "warn",
-                "messageType": "json", "message": json.dumps(message)})
+                "messageType": "json", "message": json.dumps(message)}})
+        return reports
 
     def _remove(self, item: Item) -> None:
         (self.samples if item in self.samples else self.events).remove(item)
@@ -189,27 +197,33 @@ class Transport:
 
     # ---- the page goes away ----
 
-    def unload(self, budget: int = KEEPALIVE_BUDGET) -> "Unload":
-        """Everything queued, now, as keepalive requests within the budget and as a record for the
-        next page. Synchronous: there is no later. The queue is empty afterwards."""
-        self._report_gaps()
-        encoded = self._encode_all()
+    def unload(self, leaving: tuple = (), keep: bool = False, budget: int = KEEPALIVE_BUDGET) -> "Unload":
+        """Everything queued, and the items `leaving` lists (send() arguments), now, as keepalive
+        requests within the budget and as a record for the next page (one key per page).
+        Synchronous: there is no later. The queue is empty afterwards, unless `keep`: then this
+        is a farewell, what a goodbye would send now, and nothing changes."""
+        extra = [_item(**args) for args in [*leaving, *self._gap_reports()]]
+        if not keep:
+            self.gaps = {}
+            self.tally.update({i.kind: self.tally.get(i.kind, 0) + 1 for i in extra})
+        events = [*self.events, *(i for i in extra if i.sample is None)]
+        encoded = self._encode_all([*events, *self.samples, *(i for i in extra if i.sample is not None)])
         requests, carried = self._keepalive_requests(encoded, budget)
-        self.events.clear()
-        self.samples.clear()
-        self.buffered = 0
+        if not keep:
+            self.events.clear()
+            self.samples.clear()
+            self.buffered = 0
         if not encoded:
             return Unload([], None, None, True)
         record = {"app": self.app_id, "user": self.user_id, "saved": self.port.now(),
                   "items": [{"o": item.origin, "c": item.conference_id, "u": self.uc_ids.get(item.target),
                              "k": item.kind, "b": text} for item, text in encoded]}
-        return Unload(requests, f"{STORE_PREFIX}{self.app_id}.{uuid.uuid4().hex}",
-                      json.dumps(record, separators=(",", ":")), carried == len(encoded))
+        return Unload(requests, self.unload_key, json.dumps(record, separators=(",", ":")), carried == len(encoded))
 
-    def _encode_all(self) -> list[tuple[Item, str]]:
+    def _encode_all(self, items: list[Item]) -> list[tuple[Item, str]]:
         bases = dict(self.acked)
         out = []
-        for item in [*self.events, *self.samples]:
+        for item in items:
             out.append((item, self._encode(item, bases.get(item.stream))))
             if item.sample is not None:
                 bases[item.stream] = item.sample
@@ -455,6 +469,15 @@ class Transport:
         wait = max(self.backoff_ms, random.uniform(0, ceiling))
         self.backoff_ms = ceiling
         await self.port.sleep(wait)
+
+
+def _item(conference_id: str, kind: str, body: dict, sample: Optional[dict] = None, size: Optional[int] = None,
+          origin: str = "", item_id: Optional[str] = None) -> Item:
+    item = Item(conference_id, kind, body, sample=sample, origin=origin)
+    item.size = size if size is not None else len(json.dumps(body, separators=(",", ":")))
+    if item_id is not None:
+        item.item_id = item_id
+    return item
 
 
 def _batch_body(items: list[tuple[str, str]]) -> str:

@@ -1,13 +1,20 @@
-// callstats.js: the script-tag loader. Small and dumb on purpose: the logic is Python (pyclient).
+// callstats.js: the script-tag loader, on the page's main thread. The logic is Python (pyclient),
+// running in a dedicated worker (web/host.js); this keeps only what needs the page:
 //
-// - window.callstats exists as soon as this script has run; `new callstats()` and
-//   `callstats.initialize(...)` share one instance; enums and `version` are on both.
-// - Every method answers at once. Before Python is ready the answer comes from rules compiled
-//   at build time from pyclient's pydantic models (META, VALIDATE), and the call is queued;
-//   Python replays the queue in order. Afterwards Python answers directly.
-// - From the moment a pc is handed over, its state changes are recorded with timestamps, so
-//   Python can rebuild the timeline it missed while it was starting.
+// - window.callstats, and every answer, at once, from rules compiled at build time from
+//   pyclient's pydantic models (META, VALIDATE), worded as Python words them; each good call is
+//   forwarded to Python in order. Arguments are copied with fixed bounds first: whatever a page
+//   passes, an answer takes a few ms at most.
+// - each pc handed over: its state changes with their timestamps (so Python can rebuild the
+//   timeline it missed while it was starting), its descriptions, and the poll clock's getStats();
+// - the page's callbacks and token generator, localStorage, the first frame of video elements;
+// - the goodbye at pagehide: Python keeps a farewell here (what leaving would send now), sent
+//   with keepalive without waiting for the worker, which dies with the page.
+//
+// Where the page's CSP forbids the worker (no blob: workers), host.mjs runs here instead, behind
+// the same messages. `(await callstats.ready).mode` says which: "worker" or "main".
 import { META, VALIDATE } from "callstats-generated";
+import { sendGoodbye } from "./goodbye.js";
 
 (function () {
   "use strict";
@@ -17,6 +24,17 @@ import { META, VALIDATE } from "callstats-generated";
   const BASE = new URL("./", script ? script.src : location.href);
   const ASSETS = new URL(META.assets + "/", BASE).href;
   const now = () => performance.timeOrigin + performance.now();
+
+  // ---- the link to Python (host.mjs): messages wait until it listens ----
+  const link = { port: null, listening: false, outbox: [], ready: false, farewell: null, asked: new Map(), next: 0 };
+  function post(message) {
+    if (link.listening) link.port.postMessage(message);
+    else link.outbox.push(message);
+  }
+
+  // ---- what the answers depend on (pyclient.api keeps the same: the answers must agree) ----
+  const state = { initialized: false, noGoodbye: false, fabrics: new Map() }; // pc id -> {conferenceID, connected}
+  const early = { calls: [], kept: false }; // the calls before Python was ready, for keepEarly
 
   // ---- pcs: ids, recorders ----
   const PC_EVENTS = [
@@ -31,8 +49,11 @@ import { META, VALIDATE } from "callstats-generated";
     icegatheringstatechange: "iceGatheringState",
     connectionstatechange: "connectionState",
   };
+  // the states that end a fabric's setup (pyclient.fabric.CONNECTED)
+  const CONNECTED = { connectionState: ["connected"], iceConnectionState: ["connected", "completed"] };
+  const isConnected = (states) => Object.entries(CONNECTED).some(([name, values]) => values.includes(states[name]));
   const pcIds = new WeakMap();
-  const recorders = new Map(); // id -> {pc, initial, backlog, sink}
+  const recorders = new Map(); // id -> {pc, initial, backlog (until ready), everConnected, watched}
 
   function statesOf(pc) {
     const states = {};
@@ -52,8 +73,8 @@ import { META, VALIDATE } from "callstats-generated";
 
   function isPc(value) {
     if (typeof RTCPeerConnection !== "undefined" && value instanceof RTCPeerConnection) return true;
-    return typeof value.getStats === "function" && typeof value.addEventListener === "function" &&
-      "iceConnectionState" in value;
+    return safely(() => typeof value.getStats === "function" && typeof value.addEventListener === "function" &&
+      "iceConnectionState" in value);
   }
 
   function pcId(pc) {
@@ -61,14 +82,22 @@ import { META, VALIDATE } from "callstats-generated";
     if (id !== undefined) return id;
     id = recorders.size;
     pcIds.set(pc, id);
-    const rec = { pc, initial: statesOf(pc), backlog: [], sink: null, sdp: { local: null, remote: null } };
+    const rec = { pc, initial: statesOf(pc), backlog: [], watched: false, sdp: { local: null, remote: null } };
     recorders.set(id, rec);
     Object.assign(rec.initial, descriptionsOf(rec));
-    const record = (kind, state) => {
-      const event = { t: now(), kind, state };
+    rec.everConnected = isConnected(rec.initial);
+    post({ t: "pc", id, initial: rec.initial });
+    const record = (kind, value) => {
+      const event = { t: now(), kind, state: value };
       if (kind === "signalingstatechange") Object.assign(event, descriptionsOf(rec));
-      if (rec.sink) deliver(rec.sink, event);
-      else rec.backlog.push(event);
+      if (CONNECTED[STATE_OF[kind]] && CONNECTED[STATE_OF[kind]].includes(value)) {
+        rec.everConnected = true;
+        const fabric = state.fabrics.get(id);
+        if (fabric) fabric.connected = true;
+      }
+      if (kind === "connectionstatechange" && value === "closed") state.fabrics.delete(id); // Python ends it
+      if (!link.ready) rec.backlog.push(event);
+      post({ t: "pcEvent", id, event });
     };
     for (const kind of PC_EVENTS) pc.addEventListener(kind, () => record(kind, pc[STATE_OF[kind]]));
     // close() fires no state change event (so says the spec): record it as one, so the fabric ends
@@ -84,38 +113,111 @@ import { META, VALIDATE } from "callstats-generated";
     return id;
   }
 
-  function deliver(sink, value) {
-    try {
-      sink(JSON.stringify(value));
-    } catch (err) {
-      console.warn("callstats: event delivery failed", err);
+  // ---- page functions: Python names them by number ----
+  const handleIds = new WeakMap();
+  const handleFns = new Map();
+  function handleOf(fn) {
+    let id = handleIds.get(fn);
+    if (id === undefined) {
+      id = handleFns.size;
+      handleIds.set(fn, id);
+      handleFns.set(id, fn);
     }
+    return id;
   }
 
-  // ---- the JSON projection of JS arguments (what the pydantic models validate) ----
-  function project(value, depth) {
+  // ---- the JSON projection of JS arguments (what the pydantic models validate), bounded ----
+  // Whatever a page passes (window, DOM nodes, a framework's state tree, cycles, throwing
+  // getters, a 10 MB string), the copy stops at these bounds; what was left out is said.
+  const BOUNDS = { depth: 8, values: 1000, chars: 100000 };
+
+  function projectArgs(names, rawArgs) {
+    const budget = { values: BOUNDS.values, chars: BOUNDS.chars };
+    const args = {};
+    const handles = {};
+    const cuts = [];
+    names.forEach((name, i) => {
+      const raw = rawArgs[i];
+      const why = [];
+      const value = project(raw, 0, budget, new Set(), why);
+      if (value !== undefined) args[name] = value;
+      if (typeof raw === "function") handles[name] = handleOf(raw);
+      if (why.length) cuts.push(say("cut", { arg: name, why: why[0] }));
+    });
+    return { args, handles, cuts };
+  }
+
+  function project(value, depth, budget, path, why) {
     if (value === undefined) return undefined;
-    if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+    if (--budget.values < 0) return cut(why, `more than ${BOUNDS.values} values`);
+    if (value === null || typeof value === "boolean") return value;
+    if (typeof value === "string") return text(value, budget, why);
     if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
     if (typeof value === "function") return { $js: "function" };
     if (typeof value !== "object") return { $js: typeof value };
-    if (depth > 8) return { $js: "too deep" };
+    if (depth > BOUNDS.depth) return cut(why, `deeper than ${BOUNDS.depth} levels`, "too deep");
+    if (path.has(value)) return cut(why, "it refers to itself", "cycle");
     if (isPc(value)) return { $js: "pc", id: pcId(value) };
-    if (value instanceof Error) return errorOf(value);
-    if (typeof Node !== "undefined" && value instanceof Node) return { $js: "element" };
-    if (typeof value.toJSON === "function") return project(safely(() => value.toJSON()), depth + 1);
-    if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : project(v, depth + 1)));
-    const out = {};
-    for (const key of Object.keys(value)) {
-      const v = project(safely(() => value[key]), depth + 1);
-      if (v !== undefined) out[key] = v;
+    if (value instanceof Error) return errorOf(value, budget, why);
+    if (isWindow(value)) return cut(why, "a window is not copied", "window");
+    if (typeof Node !== "undefined" && value instanceof Node) return cut(why, "a DOM node is not copied", "element");
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return cut(why, "binary data is not copied", "binary");
+    path.add(value);
+    try {
+      const toJSON = safely(() => value.toJSON);
+      if (typeof toJSON === "function") return project(safely(() => toJSON.call(value)), depth + 1, budget, path, why);
+      if (Array.isArray(value)) return projectList(value, depth, budget, path, why);
+      const out = {};
+      for (const key of safely(() => Object.keys(value)) || []) {
+        if (budget.values <= 0) {
+          cut(why, `more than ${BOUNDS.values} values`);
+          break;
+        }
+        const v = project(safely(() => value[key]), depth + 1, budget, path, why);
+        if (v !== undefined) out[text(key, budget, why)] = v;
+      }
+      return out;
+    } finally {
+      path.delete(value);
+    }
+  }
+
+  function projectList(list, depth, budget, path, why) {
+    const out = [];
+    const length = safely(() => list.length) || 0;
+    for (let i = 0; i < length; i++) {
+      if (budget.values <= 0) {
+        cut(why, `more than ${BOUNDS.values} values`);
+        break;
+      }
+      const v = project(safely(() => list[i]), depth + 1, budget, path, why);
+      out.push(v === undefined ? null : v);
     }
     return out;
   }
 
-  function errorOf(err) {
-    const out = { name: String(err.name), message: String(err.message), stack: String(err.stack || "") };
-    if (err.constraintName !== undefined) out.constraintName = String(err.constraintName);
+  function text(value, budget, why) {
+    const room = Math.max(0, budget.chars);
+    budget.chars -= value.length;
+    if (value.length <= room) return value;
+    cut(why, `more than ${BOUNDS.chars} characters`);
+    return value.slice(0, room);
+  }
+
+  // Say why a value was left out; what stands in its place names it.
+  function cut(why, reason, name = "cut") {
+    if (!why.includes(reason)) why.push(reason);
+    return { $js: name };
+  }
+
+  function isWindow(value) {
+    return value === window || safely(() => value.window === value) === true;
+  }
+
+  function errorOf(err, budget, why) {
+    const field = (v) => text(String(safely(() => v) || ""), budget, why);
+    const out = { name: field(err.name), message: field(err.message), stack: field(err.stack) };
+    if (safely(() => err.constraintName) !== undefined) out.constraintName = field(err.constraintName);
     return out;
   }
 
@@ -133,8 +235,8 @@ import { META, VALIDATE } from "callstats-generated";
   const SHOWN = 60;
 
   function show(value) {
-    const text = typeof value === "string" ? value : JSON.stringify(value);
-    return text.length <= SHOWN ? text : text.slice(0, SHOWN - 3) + "...";
+    const shown = typeof value === "string" ? value : JSON.stringify(value);
+    return shown.length <= SHOWN ? shown : shown.slice(0, SHOWN - 3) + "...";
   }
 
   // The deepest error, ties to the earliest argument, then to a wrong value over a missing one:
@@ -170,87 +272,80 @@ import { META, VALIDATE } from "callstats-generated";
     return { path, value: node, missing: false };
   }
 
-  // ---- before Python: check, remember call order, queue ----
-  const early = { initialized: false, fabrics: new Map(), kept: false }; // fabrics: pc id -> conferenceID
-  const queue = [];
-  let python = null; // pyclient.browser.Entry once ready
-
-  function checkEarly(method, spec, args) {
+  // ---- the rules of a call: pyclient.api's _check_order and each method's answer ----
+  function refusal(method, spec, args) {
     const validate = VALIDATE[method];
     if (!validate(args)) return describe(method, validate.errors, args, spec.args);
-    if (spec.needsInit && !early.initialized) return say("notInitialized", { method });
+    if (spec.needsInit && !state.initialized) return say("notInitialized", { method });
+    if (method === "setProxyConfig" && state.initialized && link.ready) return say("proxyAfterInit", {});
     const pc = args.pc;
     if (!spec.pcRule || (spec.pcRule === "added_if_given" && pc === null)) return null;
-    const conference = early.fabrics.get(pc.id);
+    const fabric = state.fabrics.get(pc.id);
     if (spec.pcRule === "adds") {
-      return conference !== undefined && conference !== args.conferenceID
-        ? say("pcOtherConference", { method, conferenceID: conference })
+      return fabric && fabric.conferenceID !== args.conferenceID
+        ? say("pcOtherConference", { method, conferenceID: fabric.conferenceID })
         : null;
     }
-    if (conference !== args.conferenceID) return say("pcNotAdded", { method, conferenceID: args.conferenceID });
+    if (!fabric || fabric.conferenceID !== args.conferenceID) {
+      return say("pcNotAdded", { method, conferenceID: args.conferenceID });
+    }
     return null;
   }
 
-  // ---- time to first frame on a video element (associateMstWithUserID's associatedVideoTag) ----
-  const firstFrame = {
-    seen: new Map(), // element id -> {t, already, sinks}
-    watch(tagId) {
-      if (this.seen.has(tagId)) return this.seen.get(tagId);
-      const state = { t: null, already: false, sinks: [] };
-      this.seen.set(tagId, state);
-      const done = (t, already) => {
-        if (state.t !== null) return;
-        Object.assign(state, { t, already });
-        state.sinks.forEach((sink) => deliver(sink, { t, already }));
-      };
-      const attach = () => {
-        const video = document.getElementById(tagId);
-        if (!video) return false;
-        if (video.readyState >= 2) done(now(), true); // showing already: when it began is not known
-        else if (video.requestVideoFrameCallback) {
-          video.requestVideoFrameCallback((_, frame) => done(performance.timeOrigin + frame.presentationTime, false));
-        } else video.addEventListener("loadeddata", () => done(now(), false), { once: true });
-        return true;
-      };
-      if (!attach()) {
-        const observer = new MutationObserver(() => attach() && observer.disconnect());
-        observer.observe(document.documentElement, { childList: true, subtree: true });
+  // A good call: what it changes here, and its answer (before Python is ready: queued).
+  function accept(method, args) {
+    const ready = link.ready;
+    const queued = ready ? null : say("queuedUntilReady", { method });
+    switch (method) {
+      case "initialize": {
+        const again = state.initialized;
+        state.initialized = true;
+        state.noGoodbye = !!(args.configParams && args.configParams.disableBeforeUnloadHandler);
+        return queued || say(again ? "alreadyInitialized" : "authenticating", {});
       }
-      return state;
-    },
-    tell(tagId, sink) {
-      const state = this.watch(tagId);
-      if (state.t !== null) deliver(sink, { t: state.t, already: state.already });
-      else state.sinks.push(sink);
-    },
-  };
-
-  function rememberEarly(method, args) {
-    if (method === "initialize") early.initialized = true;
-    if (method === "addNewFabric") early.fabrics.set(args.pc.id, args.conferenceID);
-    if (method === "sendFabricEvent" && args.fabricEvent === "fabricTerminated") early.fabrics.delete(args.pc.id);
+      case "addNewFabric": {
+        if (state.fabrics.has(args.pc.id)) return queued || say("alreadyMonitored", {});
+        const rec = recorders.get(args.pc.id);
+        // as Python's Fabric.start sees it: a pc watched before gets no backlog, only its first states
+        const connected = rec.watched ? isConnected(rec.initial) : rec.everConnected;
+        rec.watched = true;
+        state.fabrics.set(args.pc.id, { conferenceID: args.conferenceID, connected });
+        return queued || say("monitoring", {});
+      }
+      case "reportError": {
+        const log = ["applicationLog", "applicationError"].includes(args.webRTCFunction) ||
+          (args.pc && state.fabrics.get(args.pc.id).connected);
+        return queued || say(log ? "sentAsLog" : "sentAsSetupFailed", {});
+      }
+      case "sendFabricEvent":
+        if (args.fabricEvent === "fabricTerminated") state.fabrics.delete(args.pc.id);
+        return queued || say("eventQueued", { event: args.fabricEvent });
+      case "setIdentifiers":
+      case "setProxyConfig":
+        return queued || say("done", { method });
+      case "on":
+        return queued || say("listening", { event: args.event });
+      default:
+        return queued || say("queued", { method });
+    }
   }
 
   function invoke(method, rawArgs) {
     const spec = META.methods[method];
-    const args = {};
-    const handles = {};
-    spec.args.forEach((name, i) => {
-      const raw = rawArgs[i];
-      const value = project(raw, 0);
-      if (value !== undefined) args[name] = value;
-      if (typeof raw === "function") handles[name] = raw;
-    });
     const at = now();
+    const { args, handles, cuts } = projectArgs(spec.args, rawArgs);
+    const note = cuts.length ? ` (${cuts.join("; ")})` : "";
+    const refused = refusal(method, spec, args);
+    if (refused) return answer("failure", refused + note);
     if (method === "associateMstWithUserID" && typeof args.associatedVideoTag === "string") {
       firstFrame.watch(args.associatedVideoTag); // from now, even while Python starts
     }
-    if (python) return python.call(method, JSON.stringify(args), handles, at);
-    const refusal = checkEarly(method, spec, args);
-    if (refusal) return answer("failure", refusal);
-    rememberEarly(method, args);
-    queue.push({ method, args: JSON.stringify(args), handles, at });
-    return answer("success", `${method}: queued until callstats is ready`);
+    const ready = link.ready;
+    const msg = accept(method, args);
+    const json = JSON.stringify(args);
+    if (!ready) early.calls.push({ method, args: json, at });
+    post({ t: "call", method, args: json, handles, at, expect: ready ? answer("success", msg) : null });
+    return answer("success", msg + note);
   }
 
   function guarded(method, arity, body) {
@@ -267,6 +362,40 @@ import { META, VALIDATE } from "callstats-generated";
     return fn;
   }
 
+  // ---- time to first frame on a video element (associateMstWithUserID's associatedVideoTag) ----
+  const firstFrame = {
+    seen: new Map(), // element id -> {t, already, sinks}
+    watch(tagId) {
+      if (this.seen.has(tagId)) return this.seen.get(tagId);
+      const found = { t: null, already: false, sinks: [] };
+      this.seen.set(tagId, found);
+      const done = (t, already) => {
+        if (found.t !== null) return;
+        Object.assign(found, { t, already });
+        found.sinks.forEach((sink) => sink({ t, already }));
+      };
+      const attach = () => {
+        const video = document.getElementById(tagId);
+        if (!video) return false;
+        if (video.readyState >= 2) done(now(), true); // showing already: when it began is not known
+        else if (video.requestVideoFrameCallback) {
+          video.requestVideoFrameCallback((_, frame) => done(performance.timeOrigin + frame.presentationTime, false));
+        } else video.addEventListener("loadeddata", () => done(now(), false), { once: true });
+        return true;
+      };
+      if (!attach()) {
+        const observer = new MutationObserver(() => attach() && observer.disconnect());
+        observer.observe(document.documentElement, { childList: true, subtree: true });
+      }
+      return found;
+    },
+    tell(tagId, sink) {
+      const found = this.watch(tagId);
+      if (found.t !== null) sink({ t: found.t, already: found.already });
+      else found.sinks.push(sink);
+    },
+  };
+
   // ---- the public object ----
   const instance = {};
   function callstats() {
@@ -280,6 +409,7 @@ import { META, VALIDATE } from "callstats-generated";
   }
   for (const [name, values] of Object.entries(META.enums)) instance[name] = Object.freeze({ ...values });
   instance.version = META.version;
+  instance.mode = null; // "worker" or "main" once ready
 
   let resolveReady, rejectReady;
   instance.ready = new Promise((resolve, reject) => {
@@ -290,227 +420,222 @@ import { META, VALIDATE } from "callstats-generated";
   // For tests: the loader's own verdict on projected arguments (must match pyclient's).
   instance._explain = (method, args) =>
     VALIDATE[method](args) ? null : describe(method, VALIDATE[method].errors, args, META.methods[method].args);
-  instance._inspect = () => (python ? JSON.parse(python.inspect()) : null);
+  // For tests and benchmarks: what Python holds (null before it is ready), as a promise.
+  instance._inspect = () => {
+    if (!link.ready) return Promise.resolve(null);
+    const id = link.next++;
+    post({ t: "inspect", id });
+    return new Promise((resolve) => link.asked.set(id, resolve));
+  };
   Object.assign(callstats, instance);
   Object.setPrototypeOf(instance, callstats.prototype);
   window.callstats = callstats;
 
-  // Every pc asked, in one crossing: {id: the report's entries as one JSON string, stringified
-  // here rather than field by field in Python; null where getStats() failed}, as JSON.
+  // ---- what Python asks of the page ----
+  // Every pc asked: {id: the report's entries (a list), or null where getStats() failed}.
   async function statsOf(ids) {
     const reports = await Promise.all(ids.map(async (id) => {
       try {
-        return JSON.stringify([...(await recorders.get(id).pc.getStats()).values()]);
+        return [...(await recorders.get(id).pc.getStats()).values()];
       } catch (err) {
         return null;
       }
     }));
-    return JSON.stringify(Object.fromEntries(ids.map((id, i) => [id, reports[i]])));
+    return Object.fromEntries(ids.map((id, i) => [id, reports[i]]));
   }
-  let pollTimer = null;
 
-  // ---- what Python reaches through pyclient.browser ----
-  const bridge = {
-    now,
-    clock: () => performance.now(),
-    collector: (script && script.dataset.collector) || BASE.origin,
-    bufferBytes: (script && Number(script.dataset.bufferBytes)) || undefined,
-    log(level, text) {
+  function settle(id, promise) {
+    promise.then((value) => post({ t: "settled", id, failed: false, value }),
+                 (err) => post({ t: "settled", id, failed: true, value: String((err && err.message) || err) }));
+  }
+
+  let pollTimer = null;
+  const fromPython = {
+    hello() {
+      link.listening = true;
+      link.port.postMessage(initMessage());
+      link.outbox.splice(0).forEach((message) => link.port.postMessage(message));
+    },
+    ready({ mode }) {
+      link.ready = true;
+      early.calls = [];
+      recorders.forEach((rec) => { rec.backlog = []; });
+      instance.mode = callstats.mode = mode;
+      resolveReady(instance);
+    },
+    failed({ error }) {
+      console.error("callstats: could not start: " + error);
+      rejectReady(new Error(error));
+    },
+    log({ level, text }) {
       (console[level] || console.log).call(console, "callstats: " + text);
     },
-    callSoon(fn, argsJson) {
-      setTimeout(() => {
-        try {
-          fn(...JSON.parse(argsJson));
-        } catch (err) {
-          console.error("callstats: a page callback threw", err);
-        }
-      }, 0);
+    callback({ handle, args }) {
+      try {
+        handleFns.get(handle)(...JSON.parse(args));
+      } catch (err) {
+        console.error("callstats: a page callback threw", err);
+      }
     },
-    watch(id, sink) {
-      const rec = recorders.get(id);
-      const backlog = rec.backlog;
-      rec.backlog = [];
-      rec.sink = sink;
-      return JSON.stringify({ initial: rec.initial, backlog });
-    },
-    firstFrame(tagId, sink) {
-      firstFrame.tell(tagId, sink);
-    },
-    // pyclient.runner: bridge[name](...args), then resume(failed, value) once its promise settles
-    // (no name: resume on the next microtask). Python's background coroutines move on from here,
-    // with no asyncio task in between.
-    settle(name, resume, ...args) {
-      new Promise((resolve) => resolve(name ? bridge[name](...args) : undefined))
-        .then((value) => resume(false, value), (err) => resume(true, String((err && err.message) || err)));
-    },
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    async stats(idsJson) {
-      return statsOf(JSON.parse(idsJson));
-    },
-    // Python's poll clock: every ms, the listed pcs' getStats(), then one synchronous call of
-    // sink(reports, when the poll was due). Python is woken once a poll and never in between.
-    pollEvery(ms, idsJson, sink) {
+    // Python's poll clock: every ms, the listed pcs' getStats(), then one message with them all.
+    pollEvery({ gen, ms, ids }) {
       clearInterval(pollTimer);
       pollTimer = null;
-      const ids = JSON.parse(idsJson);
       if (!ms || !ids.length) return;
       const timer = setInterval(async () => {
         const at = now();
         const reports = await statsOf(ids);
-        if (pollTimer !== timer) return; // replaced meanwhile: Python let go of this sink
-        try {
-          sink(reports, at);
-        } catch (err) {
-          console.error("callstats: a stats poll failed", err);
-        }
+        if (pollTimer === timer) post({ t: "poll", gen, reports, at });
       }, ms);
       pollTimer = timer;
     },
-    // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
-    // The body is a string, or bytes (a Uint8Array: Python gzipped it).
-    async request(method, url, headersJson, body, keepalive) {
-      try {
-        const answer = await fetch(url, { method, headers: JSON.parse(headersJson), body: body || undefined,
-                                          keepalive: !!keepalive, credentials: "omit" });
-        const headers = {};
-        answer.headers.forEach((value, name) => { headers[name] = value; });
-        return JSON.stringify({ status: answer.status, headers, text: await answer.text() });
-      } catch (err) {
-        return null;
-      }
+    stats({ id, ids }) {
+      settle(id, statsOf(ids));
     },
-    token(generator, forceNew) {
-      return new Promise((resolve, reject) => {
-        try {
-          generator(forceNew, (err, token) => (err ? reject(new Error(String(err))) : resolve(String(token))));
-        } catch (err) {
-          reject(err);
-        }
-      });
+    token({ id, handle, forceNew }) {
+      settle(id, new Promise((resolve, reject) => {
+        handleFns.get(handle)(forceNew, (err, token) => (err ? reject(new Error(String(err))) : resolve(String(token))));
+      }));
     },
-    deviceId() {
-      const key = "callstats.deviceID";
-      try {
-        const known = localStorage.getItem(key);
-        if (known) return known;
-        const made = crypto.randomUUID();
-        localStorage.setItem(key, made);
-        return made;
-      } catch (err) {
-        return crypto.randomUUID(); // storage blocked: a new id per page
-      }
+    firstFrame({ tagId, sink }) {
+      firstFrame.tell(tagId, (value) => post({ t: "frame", sink, value }));
     },
-    // What a page could not send is kept here for the next page of this origin (pyclient.transport).
-    stored(prefix) {
-      const found = [];
-      try {
-        for (let i = 0; i < localStorage.length; i++) {
-          const key = localStorage.key(i);
-          if (key && key.startsWith(prefix)) found.push([key, localStorage.getItem(key)]);
-        }
-      } catch (err) {
-        // storage blocked: nothing kept
-      }
-      return JSON.stringify(found);
+    store({ key, value }) {
+      store(key, value);
     },
-    store(key, value) {
-      try {
-        if (value === null || value === undefined) localStorage.removeItem(key);
-        else localStorage.setItem(key, value);
-      } catch (err) {
-        console.warn("callstats: could not keep unsent items for the next page", err);
-      }
+    farewell({ text }) {
+      link.farewell = text;
     },
-    endpointInfo() {
-      const ua = navigator.userAgent;
-      const build = /(Firefox|Edg|OPR|Chrome|Safari)\/([\d.]+)/.exec(ua) || [null, "unknown", ""];
-      const os = /(Windows NT|Mac OS X|Android|iPhone OS|CrOS|Linux)[ ]?([\d._]*)/.exec(ua) || [null, "unknown", ""];
-      return JSON.stringify({ type: "browser", buildName: build[1], buildVersion: build[2], os: os[1],
-                              osVersion: os[2], userAgent: ua });
+    settled({ id, value }) {
+      link.asked.get(id)(value);
+      link.asked.delete(id);
     },
   };
 
+  function fromHost(event) {
+    try {
+      fromPython[event.data.t](event.data);
+    } catch (err) {
+      console.warn("callstats: " + event.data.t + " failed", err);
+    }
+  }
+
+  function initMessage() {
+    return { t: "init", assets: ASSETS, packages: META.packages,
+             collector: (script && script.dataset.collector) || BASE.origin,
+             bufferBytes: (script && Number(script.dataset.bufferBytes)) || undefined,
+             deviceId: deviceId(), endpointInfo: endpointInfo(), stored: stored("callstats.") };
+  }
+
+  function deviceId() {
+    const key = "callstats.deviceID";
+    try {
+      const known = localStorage.getItem(key);
+      if (known) return known;
+      const made = crypto.randomUUID();
+      localStorage.setItem(key, made);
+      return made;
+    } catch (err) {
+      return crypto.randomUUID(); // storage blocked: a new id per page
+    }
+  }
+
+  function endpointInfo() {
+    const ua = navigator.userAgent;
+    const build = /(Firefox|Edg|OPR|Chrome|Safari)\/([\d.]+)/.exec(ua) || [null, "unknown", ""];
+    const os = /(Windows NT|Mac OS X|Android|iPhone OS|CrOS|Linux)[ ]?([\d._]*)/.exec(ua) || [null, "unknown", ""];
+    return JSON.stringify({ type: "browser", buildName: build[1], buildVersion: build[2], os: os[1],
+                            osVersion: os[2], userAgent: ua });
+  }
+
+  // What a page could not send is kept for the next page of this origin (pyclient.transport).
+  function stored(prefix) {
+    const found = [];
+    try {
+      for (let i = 0; i < localStorage.length; i++) {
+        const key = localStorage.key(i);
+        if (key && key.startsWith(prefix)) found.push([key, localStorage.getItem(key)]);
+      }
+    } catch (err) {
+      // storage blocked: nothing kept
+    }
+    return found;
+  }
+
+  function store(key, value) {
+    try {
+      if (value === null || value === undefined) localStorage.removeItem(key);
+      else localStorage.setItem(key, value);
+    } catch (err) {
+      console.warn("callstats: could not keep unsent items for the next page", err);
+    }
+  }
+
   // ---- the goodbye: final stats, fabricTerminated and user/left, sent with keepalive ----
   // Listeners, never the page's own onbeforeunload/onpagehide properties; pagehide also covers
-  // mobile and the back/forward cache. Sending is idempotent (fabrics end once).
-  // Python also keeps it all in localStorage (delivery is not known); once every request was
-  // answered 200 that record can go.
+  // mobile and the back/forward cache. The farewell is sent once; Python ends there too.
   function goodbye() {
-    if (!python) {
+    if (!link.ready) {
       keepEarly();
       return;
     }
-    try {
-      const { requests, forget } = JSON.parse(python.goodbye());
-      const sent = requests.map((r) =>
-        fetch(r.url, { method: "POST", headers: r.headers, body: r.body, keepalive: true, credentials: "omit" })
-          .then((answer) => answer.ok, () => false));
-      if (forget) Promise.all(sent).then((oks) => oks.every(Boolean) && bridge.store(forget, null));
-    } catch (err) {
-      console.warn("callstats: goodbye failed", err);
-    }
+    if (link.farewell === null) return; // nothing changed since the last goodbye
+    const farewell = JSON.parse(link.farewell);
+    link.farewell = null;
+    sendGoodbye(farewell, store);
+    if (!state.noGoodbye) state.fabrics.clear();
+    post({ t: "goodbye" });
   }
   // Closed before Python was ready: keep the calls (secrets and functions left out) and what each
   // pc did, for the next page of this origin to replay (pyclient/replay.py).
   function keepEarly() {
-    const init = queue.find((item) => item.method === "initialize");
+    const init = early.calls.find((item) => item.method === "initialize");
     if (!init || early.kept) return;
     early.kept = true;
     const { AppID, localUserID } = JSON.parse(init.args);
-    const calls = queue.map(({ method, args, at }) =>
+    const calls = early.calls.map(({ method, args, at }) =>
       ({ method, at, args: method === "initialize" ? JSON.stringify({ ...JSON.parse(args), AppSecret: "-" }) : args }));
     const pcs = {};
     recorders.forEach((rec, id) => { pcs[id] = { initial: rec.initial, backlog: rec.backlog }; });
-    bridge.store(`callstats.early.${AppID}.${crypto.randomUUID()}`,
-                 JSON.stringify({ app: String(AppID), user: localUserID, closedAt: now(), calls, pcs }));
+    store(`callstats.early.${AppID}.${crypto.randomUUID()}`,
+          JSON.stringify({ app: String(AppID), user: localUserID, closedAt: now(), calls, pcs }));
   }
   window.addEventListener("beforeunload", goodbye);
   window.addEventListener("pagehide", goodbye);
 
-  // Between boot steps: let the page's own work run (Python's start is synchronous work).
-  const pause = () =>
-    typeof scheduler !== "undefined" && scheduler.yield ? scheduler.yield() : new Promise((r) => setTimeout(r, 0));
+  // ---- start Python: in a dedicated worker, or here where the page forbids one ----
+  const HOST = ASSETS + "host.mjs";
 
-  async function boot() {
-    const marks = {};
-    marks.start = performance.now();
-    const { loadPyodide } = await import(ASSETS + "pyodide.mjs");
-    const pyodide = await loadPyodide({
-      indexURL: ASSETS,
-      lockFileURL: ASSETS + "pyodide-lock.json",
-      packageBaseUrl: ASSETS,
-      packages: META.packages,
-      checkAPIVersion: true,
-    });
-    marks.pyodide = performance.now();
-    // Python's start, one small step per task (pyclient/boot.py)
-    const steps = pyodide.pyimport("pyclient.boot").steps(pyodide.toPy(META.preload));
-    marks.steps = [];
-    for (;;) {
-      await pause();
-      const t = performance.now();
-      const step = steps.next();
-      if (step.done) break;
-      marks.steps.push([step.value, Math.round(performance.now() - t)]);
+  function startWorker() {
+    // A worker of the collector's origin cannot be started from the page's: a blob: worker of the
+    // page's origin imports host.mjs from the collector (CORS), and host.mjs loads Pyodide there.
+    let worker;
+    try {
+      const code = `import { serve } from ${JSON.stringify(HOST)}; serve(self, "worker");`;
+      const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+      worker = new Worker(url, { type: "module", name: "callstats" });
+    } catch (err) {
+      startHere();
+      return;
     }
-    steps.destroy();
-    const entry = pyodide.pyimport("pyclient.browser").start(bridge);
-    marks.python = performance.now();
-    while (queue.length) {
-      const item = queue.shift();
-      const result = entry.call(item.method, item.args, item.handles, item.at);
-      if (result.status !== "success") console.warn("callstats: a queued call failed: " + result.msg);
-    }
-    python = entry;
-    instance.bootTimes = callstats.bootTimes = marks;
-    // For bench/client_overhead.py: the wasm linear memory Python lives in (Emscripten's module).
-    instance._wasmBytes = callstats._wasmBytes = () => pyodide._module.HEAPU8.byteLength;
-    resolveReady(instance);
+    link.port = worker;
+    worker.onmessage = fromHost;
+    worker.onerror = (event) => {
+      if (link.listening) return; // Python's own errors arrive as messages
+      event.preventDefault();
+      worker.terminate();
+      startHere(); // refused (the page's CSP) or could not load: run here instead
+    };
   }
 
-  boot().catch((err) => {
-    console.error("callstats: could not start", err);
-    rejectReady(err);
-  });
+  function startHere() {
+    const channel = new MessageChannel();
+    link.port = channel.port1;
+    channel.port1.onmessage = fromHost;
+    import(HOST).then(({ serve }) => serve(channel.port2, "main"),
+                      (err) => fromPython.failed({ error: String(err) }));
+  }
+
+  if (typeof Worker === "function") startWorker();
+  else startHere();
 })();

@@ -46,7 +46,7 @@ log.calls.badConference = callstats.sendFabricEvent(pc1, "audioMute", "another-c
 log.calls.setupFailedViaEvent = callstats.sendFabricEvent(pc1, "fabricSetupFailed", "conf-1");
 log.addedWithinMs = performance.now() - log.scriptStart;
 log.loaderMs = log.scriptStart - pageStart;  // fetching and running callstats.js (a blocking script)
-log.pythonWasReady = callstats._inspect() !== null;  // false: the loader answered and queued
+log.pythonWasReady = callstats.mode !== null;  // false: the loader answered and queued
 
 loopbackCall(pc1, pc2, false);
 callstats.ready.then(() => { log.readyAt = stamp(); });

@@ -69,6 +69,8 @@ def test_calls_in_the_first_100ms_are_answered_at_once_and_replayed_with_the_tim
 def test_after_ready_python_answers_directly(page, serve_page):
     page.goto(serve_page("after.html", CALL_PAGE))
     page.wait_for_function("log.readyAt", timeout=READY_TIMEOUT_MS)
+    assert page.evaluate("callstats.mode") == "worker"  # Python runs off the page's main thread
+    assert page.evaluate("callstats._inspect().then((s) => s.mode)") == "worker"
     answer = page.evaluate("callstats.sendFabricEvent(pc1, 'audioMute', 'conf-1')")
     assert answer == {"status": "success", "msg": "sendFabricEvent: audioMute queued",
                       "message": "sendFabricEvent: audioMute queued"}

@@ -8,6 +8,7 @@ import httpx
 
 from ..servers import run_cli
 from .call_page import LOOPBACK_CALL
+from .python_state import wait_for_state
 
 CALL = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script src="{collector}callstats.js"></script>
@@ -111,14 +112,14 @@ def test_an_ice_restart_is_reported_with_the_new_pair(page, serve_page, collecto
     conference = f"restart-{uuid.uuid4().hex[:8]}"
     open_call(page, serve_page, app, conference)
     # the client has seen the first pair (at setup or a poll), or the restart's would be its first
-    page.wait_for_function("callstats._inspect().fabrics.every((f) => f.selectedPair)", timeout=30_000)
+    wait_for_state(page, "(s) => s.fabrics.every((f) => f.selectedPair)", timeout=30_000)
     page.evaluate("""(async () => {
       const offer = await pc1.createOffer({iceRestart: true});
       await pc1.setLocalDescription(offer); await pc2.setRemoteDescription(offer);
       const answer = await pc2.createAnswer();
       await pc2.setLocalDescription(answer); await pc1.setRemoteDescription(answer);
     })()""")
-    pc1 = page.evaluate("callstats._inspect().fabrics.find((f) => f.pcId === 0).connectionID")
+    pc1 = page.evaluate("callstats._inspect().then((s) => s.fabrics.find((f) => f.pcId === 0).connectionID)")
     deadline, restarted, changed = time.time() + 30, [], []
     while time.time() < deadline and not (restarted and changed):
         time.sleep(1)

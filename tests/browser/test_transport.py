@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..servers import run_cli, start_collector
 from .call_page import LOOPBACK_CALL
+from .python_state import wait_for_state
 
 # A call page whose collector is in the page URL (?c=), so a test can point it at its own collector.
 # ?conference= starts a 2-pc call; without it the page only initializes (a later visit of the site).
@@ -77,7 +78,7 @@ def open_page(page, serve_page, server, app, conference=None):
 
 
 def transport(page) -> dict:
-    return page.evaluate("callstats._inspect().transport")
+    return page.evaluate("callstats._inspect().then((s) => s.transport)")
 
 
 def read_all(server, app, conference, what) -> list:
@@ -96,9 +97,8 @@ def stored_by_kind(server, app, conference) -> Counter:
 def hang_up_and_drain(page):
     """End the call (terminated events, final stats), then wait until the queue is empty."""
     page.evaluate("hangUp()")
-    page.wait_for_function("(() => { const t = callstats._inspect().transport;"
-                           " return t.queued === 0 && t.queuedByKind['events/fabric/terminated'] === 2; })()",
-                           timeout=120_000)
+    wait_for_state(page, "(s) => s.transport.queued === 0 && s.transport.queuedByKind['events/fabric/terminated'] === 2",
+                   timeout=120_000)
 
 
 def assert_all_stored_once(page, server, app, conference):
@@ -221,7 +221,7 @@ def test_a_failing_token_generator_is_reported_and_asked_again(browser, serve_pa
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
     page.wait_for_function("seen.init.length === 2", timeout=60_000)
-    page.wait_for_function("callstats._inspect().fabrics.every((f) => f.lastUploaded)", timeout=60_000)
+    wait_for_state(page, "(s) => s.fabrics.every((f) => f.lastUploaded)", timeout=60_000)
     hang_up_and_drain(page)
 
     assert page.evaluate("seen.init") == [
@@ -240,7 +240,7 @@ def test_what_a_page_could_not_send_arrives_once_with_the_next_page(browser, ser
     context = browser.new_context()
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
-    page.wait_for_function("callstats._inspect().transport.sent >= 6", timeout=60_000)
+    wait_for_state(page, "(s) => s.transport.sent >= 6", timeout=60_000)
     server.stop()
     page.wait_for_timeout(8_000)  # stats pile up meanwhile
     page.close(run_before_unload=True)
@@ -251,7 +251,7 @@ def test_what_a_page_could_not_send_arrives_once_with_the_next_page(browser, ser
     later.goto(serve_page("transport.html", PAGE) + "#check")
     assert later.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('callstats.unsent.')).length") >= 1
     open_page(later, serve_page, server, app)  # the same site, the same app and user, no call
-    later.wait_for_function("callstats._inspect().transport.sent >= 1 && callstats._inspect().transport.queued === 0",
+    wait_for_state(later, "(s) => s.transport.sent >= 1 && s.transport.queued === 0",
                             timeout=60_000)
 
     events = read_all(server, app, conference, "events")
@@ -291,7 +291,7 @@ def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_co
 
     page.route(f"{server.url}v1/apps/**", lose_first_stats_answer)
     open_page(page, serve_page, server, app, conference)
-    page.wait_for_function("(callstats._inspect().transport.queuedByKind.stats || 0) >= 6", timeout=60_000)
+    wait_for_state(page, "(s) => (s.transport.queuedByKind.stats || 0) >= 6", timeout=60_000)
     hang_up_and_drain(page)
 
     ids = [item_ids(p) for p in posted]
@@ -312,7 +312,7 @@ def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, 
     conference = f"early-{uuid.uuid4().hex[:6]}"
     context = browser.new_context()
     page = context.new_page()
-    page.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page
+    context.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page (nor worker)
     page.goto(serve_page("transport.html", PAGE) + f"?c={quote(server.url)}&conference={conference}#"
               + quote(json.dumps(app)))
     page.wait_for_function("pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')",

@@ -1,0 +1,203 @@
+// host.mjs: where Python runs. In a dedicated worker by default; on the page's main thread only
+// where the page forbids the worker (its CSP), behind the same messages (a MessageChannel).
+//
+// It starts Pyodide and pyclient, and gives pyclient.browser its `bridge`: what Python needs of
+// the page, answered here (clocks, fetch, timers, the pcs' recorded events as the loader sent
+// them) or asked of the loader by message (getStats(), a page callback or token generator,
+// localStorage, the first frame of a video element). It keeps the loader's farewell up to date:
+// what the goodbye would send now, which the loader sends at pagehide without waiting for us.
+import { sendGoodbye } from "./goodbye.js";
+
+const now = () => performance.timeOrigin + performance.now();
+
+export function serve(channel, mode) {
+  const post = (message) => channel.postMessage(message);
+  const recorders = new Map(); // pc id -> {initial, backlog, sink}
+  const asked = new Map(); // request id -> {resolve, reject}
+  const frameSinks = new Map(); // id -> sink
+  const stored = new Map(); // this origin's callstats.* localStorage, as the loader sent it at start
+  let nextId = 0;
+  let init = null;
+  let entry = null; // pyclient.browser.Entry once Python is ready
+  let pyodide = null;
+  let bootTimes = null;
+  const calls = []; // the page's calls until then
+  let poll = { gen: 0, sink: null };
+  let farewell = { scheduled: false, text: null };
+
+  function ask(message) {
+    const id = nextId++;
+    post({ ...message, id });
+    return new Promise((resolve, reject) => asked.set(id, { resolve, reject }));
+  }
+
+  const bridge = {
+    now,
+    clock: () => performance.now(),
+    get collector() {
+      return init.collector;
+    },
+    get bufferBytes() {
+      return init.bufferBytes;
+    },
+    log(level, text) {
+      post({ t: "log", level, text });
+    },
+    callSoon(handle, args) {
+      post({ t: "callback", handle, args });
+    },
+    watch(id, sink) {
+      const rec = recorders.get(id) || { initial: {}, backlog: [] };
+      const backlog = rec.backlog;
+      rec.backlog = [];
+      rec.sink = sink;
+      return JSON.stringify({ initial: rec.initial, backlog });
+    },
+    firstFrame(tagId, sink) {
+      const id = nextId++;
+      frameSinks.set(id, sink);
+      post({ t: "firstFrame", tagId, sink: id });
+    },
+    // pyclient.runner: bridge[name](...args), then resume(failed, value) once its promise settles
+    // (no name: resume on the next microtask). Python's background coroutines move on from here.
+    settle(name, resume, ...args) {
+      new Promise((resolve) => resolve(name ? bridge[name](...args) : undefined))
+        .then((value) => resume(false, value), (err) => resume(true, String((err && err.message) || err)))
+        .finally(farewellSoon);
+    },
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    stats: (idsJson) => ask({ t: "stats", ids: JSON.parse(idsJson) }).then(reportsJson),
+    // Python's poll clock runs in the loader (it needs the pcs): every ms, getStats() of these
+    // pcs, then one message; the sink is called with it. A replaced clock's late polls are dropped.
+    pollEvery(ms, idsJson, sink) {
+      poll = { gen: poll.gen + 1, sink: ms ? sink : null };
+      post({ t: "pollEvery", gen: poll.gen, ms: ms || 0, ids: JSON.parse(idsJson) });
+    },
+    // fetch over HTTP/2; resolves {status, headers, text} as JSON, or null when the network failed.
+    // The body is a string, or bytes (a Uint8Array: Python gzipped it).
+    async request(method, url, headersJson, body, keepalive) {
+      try {
+        const answer = await fetch(url, { method, headers: JSON.parse(headersJson), body: body || undefined,
+                                          keepalive: !!keepalive, credentials: "omit" });
+        const headers = {};
+        answer.headers.forEach((value, name) => { headers[name] = value; });
+        return JSON.stringify({ status: answer.status, headers, text: await answer.text() });
+      } catch (err) {
+        return null;
+      }
+    },
+    token: (handle, forceNew) => ask({ t: "token", handle, forceNew }),
+    deviceId: () => init.deviceId,
+    endpointInfo: () => init.endpointInfo,
+    stored(prefix) {
+      return JSON.stringify([...stored].filter(([key]) => key.startsWith(prefix)));
+    },
+    store(key, value) {
+      if (value === null || value === undefined) stored.delete(key);
+      else stored.set(key, value);
+      post({ t: "store", key, value: value === undefined ? null : value });
+    },
+  };
+
+  // ---- the farewell: after anything that may change what leaving would send ----
+  function farewellSoon() {
+    if (!entry || farewell.scheduled) return;
+    farewell.scheduled = true;
+    setTimeout(() => {
+      farewell.scheduled = false;
+      const text = entry.goodbye(true);
+      if (text === farewell.text) return;
+      farewell.text = text;
+      post({ t: "farewell", text });
+    }, 0);
+  }
+
+  // The loader sent the last farewell at pagehide: end here too (the page may live on, e.g. a
+  // cancelled beforeunload). Whatever changed since that farewell goes from here.
+  function goodbye() {
+    const changed = farewell.scheduled;
+    const text = entry.goodbye(false);
+    farewell.text = null;
+    if (changed) sendGoodbye(JSON.parse(text), bridge.store);
+  }
+
+  // ---- messages from the loader ----
+  // A call the loader answered already: Python's answer must agree (both follow pyclient's rules).
+  function call({ method, args, handles, at, expect }) {
+    const answer = entry.call(method, args, handles, at);
+    if (!expect && answer.status !== "success") bridge.log("warn", "a queued call failed: " + answer.msg);
+    if (expect && (answer.status !== expect.status || answer.msg !== expect.msg)) {
+      bridge.log("warn", `${method}: Python answered "${answer.msg}" where the page was told "${expect.msg}"`);
+    }
+  }
+
+  const handlers = {
+    init: (message) => {
+      init = message;
+      message.stored.forEach(([key, value]) => stored.set(key, value));
+      start().catch((err) => post({ t: "failed", error: String((err && err.stack) || err) }));
+    },
+    pc: ({ id, initial }) => recorders.set(id, { initial, backlog: [], sink: null }),
+    pcEvent: ({ id, event }) => {
+      const rec = recorders.get(id);
+      if (rec.sink) rec.sink(JSON.stringify(event));
+      else rec.backlog.push(event);
+    },
+    call: (message) => (entry ? call(message) : calls.push(message)),
+    poll: ({ gen, reports, at }) => gen === poll.gen && poll.sink && poll.sink(reportsJson(reports), at),
+    settled: ({ id, failed, value }) => {
+      const waiting = asked.get(id);
+      asked.delete(id);
+      if (failed) waiting.reject(new Error(value));
+      else waiting.resolve(value);
+    },
+    frame: ({ sink, value }) => frameSinks.get(sink)(JSON.stringify(value)),
+    goodbye: () => entry && goodbye(),
+    inspect: ({ id }) => post({ t: "settled", id, value: entry ? inspect() : null }),
+  };
+
+  function inspect() {
+    // wasmBytes: the linear memory Python lives in (bench/client_overhead.py)
+    return { ...JSON.parse(entry.inspect()), mode, bootTimes, wasmBytes: pyodide._module.HEAPU8.byteLength };
+  }
+
+  channel.onmessage = (event) => {
+    try {
+      handlers[event.data.t](event.data);
+    } catch (err) {
+      bridge.log("error", `${event.data.t} failed: ${(err && err.stack) || err}`);
+    }
+    farewellSoon();
+  };
+
+  async function start() {
+    const marks = { start: performance.now() };
+    const { loadPyodide } = await import(init.assets + "pyodide.mjs");
+    pyodide = await loadPyodide({
+      indexURL: init.assets,
+      lockFileURL: init.assets + "pyodide-lock.json",
+      packageBaseUrl: init.assets,
+      packages: init.packages,
+      checkAPIVersion: true,
+    });
+    marks.pyodide = performance.now();
+    const started = pyodide.pyimport("pyclient.browser").start(bridge);
+    marks.python = performance.now();
+    bootTimes = marks;
+    entry = started;
+    calls.splice(0).forEach(call);
+    post({ t: "ready", mode });
+    farewellSoon();
+  }
+
+  post({ t: "hello" });
+}
+
+
+// The loader's {pc id: the report's entries, or null}, as pyclient.browser reads it: the JSON of
+// {pc id: the entries' JSON}. Made here, off the page's main thread.
+function reportsJson(reports) {
+  const texts = {};
+  for (const [id, entries] of Object.entries(reports)) texts[id] = entries && JSON.stringify(entries);
+  return JSON.stringify(texts);
+}
