@@ -1,16 +1,25 @@
-"""How long until callstats is ready, next to bare Pyodide, and what a first visit downloads.
+"""What starting callstats costs the page, next to bare Pyodide, and what a first visit downloads.
 
     .venv/bin/python bench/boot.py [--runs 5]
 
 Variants, each a page on another origin than the files it loads:
-- "bare Pyodide (npm)": loadPyodide() from the npm package's files as shipped;
-- "bare Pyodide (our stdlib)": the same with dist/'s trimmed, precompiled python_stdlib.zip, so the
-  long-task time that callstats itself adds can be told apart from what the stdlib saves;
-- "callstats.ready": the script tag, until callstats.ready resolves (Python started, validators built).
-Real Chromium; every file served by the real collector (TLS, HTTP/2, pre-compressed twins). Each
-variant has its own browser context: one cold visit (bytes counted), then `runs` warm visits (HTTP
-cache filled) reported as medians. Variants alternate, so machine noise hits all alike: compare the
-ratios, not the absolute times. Long tasks are counted from navigation until 1 s after done.
+- "page alone": the same page without any script of ours (the baseline of main-thread time);
+- "bare Pyodide in a worker (npm)": a blob: module worker that runs loadPyodide() from the npm
+  package's files as shipped, the floor for Python off the main thread;
+- "bare Pyodide on the page (npm)": the same on the main thread;
+- "callstats.ready (worker)": the script tag, until callstats.ready resolves (Python started in its
+  worker, validators built, ready to answer);
+- "callstats.ready (on the page)": the same where the page's CSP forbids the worker (the fallback);
+- "the page's own call, alone" / "... while callstats starts": a page that sets up a call of its own
+  (two pcs, fake camera and microphone) at once; time until both are connected, without and with
+  our script starting beside it (initialize and addNewFabric for both pcs, as an app would).
+
+Per visit: ms from navigation until done; long tasks (> 50 ms) on the main thread from navigation
+until 1 s after done; main-thread busy ms over the same window (Chromium's own task time, CDP
+Performance.getMetrics TaskDuration), and what that adds to "page alone". Real Chromium; every file
+served by the real collector (TLS, HTTP/2, pre-compressed twins). Each variant has its own browser
+context: one cold visit (bytes counted), then `runs` warm visits (HTTP cache filled) reported as
+medians. Variants alternate, so machine noise hits all alike: compare ratios, not absolute times.
 """
 
 import argparse
@@ -28,8 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import build  # noqa: E402
+from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
-from tests.servers import start_collector  # noqa: E402
+from tests.servers import run_cli, start_collector  # noqa: E402
 
 OBSERVE = """<script>
 window.longTasks = [];
@@ -37,31 +47,87 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) longTasks
   .observe({type: "longtask", buffered: true});
 </script>"""
 
-BARE = OBSERVE + """<script type="module">
+ALONE = OBSERVE + """<script>addEventListener("load", () => { window.done = performance.now(); });</script>"""
+
+BARE_PAGE = OBSERVE + """<script type="module">
 const { loadPyodide } = await import("{assets}pyodide.mjs");
 await loadPyodide({ indexURL: "{assets}" });
 window.done = performance.now();
 </script>"""
 
-STOCK, SAME_STDLIB, OURS = "bare Pyodide (npm)", "bare Pyodide (our stdlib)", "callstats.ready"
+BARE_WORKER = OBSERVE + """<script>
+const code = `const { loadPyodide } = await import("{assets}pyodide.mjs");
+await loadPyodide({ indexURL: "{assets}" }); postMessage("done");`;
+const worker = new Worker(URL.createObjectURL(new Blob([code], { type: "text/javascript" })), { type: "module" });
+worker.onmessage = () => { window.done = performance.now(); };
+</script>"""
 
 READY = OBSERVE + """<script src="{collector}callstats.js"></script>
 <script>callstats.ready.then(() => { window.done = performance.now(); });</script>"""
 
+# The fallback: a site whose policy allows scripts but no blob: worker.
+NO_WORKERS = """<meta http-equiv="Content-Security-Policy" content="worker-src 'self'">"""
+
+CALL = LOOPBACK_CALL + """<script>
+const pcs = [new RTCPeerConnection(), new RTCPeerConnection()];
+if (window.callstats) {
+  callstats.initialize("{app}", "{secret}", "alice");
+  pcs.forEach((pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "boot"));
+}
+const connected = () => pcs.every((pc) => pc.connectionState === "connected");
+pcs.forEach((pc) => pc.addEventListener("connectionstatechange", () => {
+  if (connected() && !window.done) window.done = performance.now();
+}));
+loopbackCall(pcs[0], pcs[1], true);
+</script>"""
+
+ALONE_V, BARE_WORKER_V, BARE_PAGE_V = "page alone", "bare Pyodide in a worker (npm)", "bare Pyodide on the page (npm)"
+OURS_V, FALLBACK_V = "callstats.ready (worker)", "callstats.ready (on the page: CSP forbids workers)"
+CALL_V, CALL_OURS_V = "the page's own call, alone", "the page's own call while callstats starts"
+
+
+
+
+def pages_of(collector_url: str, app: dict) -> dict:
+    """Each variant's page, by variant."""
+    assets = f"{collector_url}bare-npm/"
+    pages = {
+        ALONE_V: ALONE,
+        BARE_WORKER_V: BARE_WORKER.replace("{assets}", assets),
+        BARE_PAGE_V: BARE_PAGE.replace("{assets}", assets),
+        OURS_V: READY,
+        FALLBACK_V: NO_WORKERS + READY,
+        CALL_V: OBSERVE + CALL,
+        CALL_OURS_V: READY.replace("window.done", "window.ready") + CALL,
+    }
+    return {name: html.replace("{collector}", collector_url).replace("{app}", app["appID"])
+            .replace("{secret}", app["appSecret"]) for name, html in pages.items()}
+
 
 def measure(page, url: str) -> dict:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    before = task_ms(cdp)
     page.goto(url)
     page.wait_for_function("window.done", timeout=120_000)
     page.wait_for_timeout(1000)  # work left running after "done" counts too
-    return page.evaluate("({ms: done, longTasks: longTasks.reduce((a, b) => a + b, 0), count: longTasks.length})")
+    busy = task_ms(cdp) - before
+    found = page.evaluate("({ms: done, longTasks: longTasks.reduce((a, b) => a + b, 0), count: longTasks.length})")
+    return {**found, "busy": busy}
+
+
+def task_ms(cdp) -> float:
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return metrics["TaskDuration"] * 1000
 
 
 def first_visit_bytes(context, url: str) -> dict:
-    """Bytes on the wire (as served: compressed where the server had a compressed twin) per file."""
+    """Bytes on the wire (as served: compressed where the server had a compressed twin) per file,
+    the worker's requests included."""
     page = context.new_page()
     page.on("pageerror", lambda exc: print("page error:", exc))
     sizes = {}
-    page.on("requestfinished", lambda r: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
+    context.on("requestfinished", lambda r: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
     measure(page, url)
     page.close()
     return sizes
@@ -72,7 +138,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     dist = ROOT / "dist"
-    assets_dir = next(dist.glob("callstats-*/"))
     console = Console(width=200)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,34 +145,32 @@ def main() -> None:
         served = tmp / "served"
         shutil.copytree(dist, served)
         stock = build.fetch_pyodide()
-        for label, stdlib in (("npm", stock / "python_stdlib.zip"), ("ours", assets_dir / "python_stdlib.zip")):
-            folder = served / f"bare-{label}"
-            folder.mkdir()
-            for name in build.PYODIDE_FILES + ["pyodide-lock.json"]:
-                shutil.copy(stock / name, folder / name)
-            shutil.copy(stdlib, folder / "python_stdlib.zip")
-            build.compress(folder)
+        folder = served / "bare-npm"
+        folder.mkdir()
+        for name in build.PYODIDE_FILES + ["pyodide-lock.json"]:
+            shutil.copy(stock / name, folder / name)
+        build.compress(folder)
         collector = start_collector(tmp / "collector", dist=served)
+        app = run_cli("apps", "create", "--name", "boot", "--data-dir", str(tmp / "collector"))
         pages = tmp / "pages"
         pages.mkdir()
-        for label in ("npm", "ours"):
-            (pages / f"bare-{label}.html").write_text(BARE.replace("{assets}", f"{collector.url}bare-{label}/"))
-        (pages / "ready.html").write_text(READY.replace("{collector}", collector.url))
+        urls = {}
+        for i, (name, html) in enumerate(pages_of(collector.url, app).items()):
+            (pages / f"variant-{i}.html").write_text(html)
+            urls[name] = f"variant-{i}.html"
         cert = ("--certfile", str(tmp / "collector" / "collector-cert.pem"),
                 "--keyfile", str(tmp / "collector" / "collector-key.pem"))
-        app = start_collector(tmp / "app", dist=pages, extra=cert)
+        origin = start_collector(tmp / "app", dist=pages, extra=cert)
         try:
-            results, downloads = run(args.runs, app.url, collector.spki)
+            results, downloads = run(args.runs, {name: origin.url + url for name, url in urls.items()}, collector.spki)
         finally:
-            app.stop()
+            origin.stop()
             collector.stop()
     report(console, results, downloads, args.runs)
 
 
-def run(runs: int, app_url: str, spki: str):
-    options = load_playwright_config().launch_options(spki=spki, media=False)
-    variants = {STOCK: app_url + "bare-npm.html", SAME_STDLIB: app_url + "bare-ours.html",
-                OURS: app_url + "ready.html"}
+def run(runs: int, variants: dict, spki: str):
+    options = load_playwright_config().launch_options(spki=spki)
     results = {name: [] for name in variants}
     downloads = {}
     with sync_playwright() as p:
@@ -128,27 +191,31 @@ def report(console: Console, results: dict, downloads: dict, runs: int) -> None:
     def median(name, key):
         return statistics.median(r[key] for r in results[name])
 
-    table = Table(title=f"Start-up, warm HTTP cache, median of {runs}")
-    for col in ("variant", "ready ms", "x bare (npm)", "long-task ms", "long tasks",
-                "long-task ms added vs same stdlib"):
+    table = Table(title=f"Start-up, warm HTTP cache, median of {runs}; main thread from navigation to 1 s after done")
+    for col in ("variant", "done ms", "x", "long-task ms", "long tasks", "busy ms", "busy ms added"):
         table.add_column(col, justify="left" if col == "variant" else "right")
+    reference = {BARE_WORKER_V: None, BARE_PAGE_V: BARE_WORKER_V, OURS_V: BARE_WORKER_V,
+                 FALLBACK_V: BARE_WORKER_V, CALL_V: None, CALL_OURS_V: CALL_V}
+    alone = median(ALONE_V, "busy")
     for name in results:
-        ms, lt = median(name, "ms"), median(name, "longTasks")
-        added = f"{lt - median(SAME_STDLIB, 'longTasks'):+.0f}" if name == OURS else ""
-        table.add_row(name, f"{ms:.0f}", f"{ms / median(STOCK, 'ms'):.2f}", f"{lt:.0f}",
-                      f"{median(name, 'count'):.0f}", added)
+        ms, base = median(name, "ms"), reference.get(name)
+        table.add_row(name, f"{ms:.0f}", f"{ms / median(base, 'ms'):.2f}" if base else "",
+                      f"{median(name, 'longTasks'):.0f}", f"{median(name, 'count'):.0f}",
+                      f"{median(name, 'busy'):.0f}", "" if name == ALONE_V else f"{median(name, 'busy') - alone:+.0f}")
+        if name in (ALONE_V, FALLBACK_V):
+            table.add_section()
     console.print(table)
+    console.print('"x": done ms over bare Pyodide in a worker (the page\'s own call: over the call alone); '
+                  '"busy ms added": over the page alone.')
 
     files = Table(title="First visit: bytes on the wire per file (as served, compressed)")
     files.add_column("file")
     files.add_column("bytes", justify="right")
-    ours = downloads[OURS]
+    ours = {url: size for url, size in downloads[OURS_V].items() if not url.endswith(".html")}
     for url, size in sorted(ours.items(), key=lambda kv: -kv[1]):
-        if not url.endswith(".html"):
-            files.add_row(url.rsplit("/", 1)[-1], f"{size:,}")
-    total = sum(size for url, size in ours.items() if not url.endswith(".html"))
-    files.add_row("[b]total, callstats[/b]", f"[b]{total:,}[/b]")
-    stock = sum(size for url, size in downloads[STOCK].items() if not url.endswith(".html"))
+        files.add_row(url.rsplit("/", 1)[-1], f"{size:,}")
+    files.add_row("[b]total, callstats[/b]", f"[b]{sum(ours.values()):,}[/b]")
+    stock = sum(size for url, size in downloads[BARE_WORKER_V].items() if not url.endswith(".html"))
     files.add_row("total, bare Pyodide (npm)", f"{stock:,}")
     console.print(files)
 

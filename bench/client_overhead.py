@@ -1,4 +1,5 @@
-"""What a monitor costs the page, side by side: no monitor, Pyodide alone, ours, @jitsi/rtcstats,
+"""What a monitor costs the page, side by side: no monitor, Pyodide alone, ours (Python in its
+worker, and on the page where the page's CSP forbids the worker), @jitsi/rtcstats,
 webrtc-issue-detector.
 
     .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--rounds 1] [--profile]
@@ -12,16 +13,18 @@ after a warm-up, then scaled to a minute:
 - main-thread ms per poll: Chromium's own task time (CDP Performance.getMetrics TaskDuration) minus
   the no-monitor run's, divided by the polls; for ours also Python's own per-poll time (median, p95)
   as it measures it;
-- long tasks (> 50 ms) per minute, JS heap, wasm memory (ours: Pyodide's linear memory);
+- worker ms per poll (ours): the CPU time of our worker (Python and its host), from a CPU profile of
+  the worker over the same window: the work moved off the page, which still runs on the machine;
+- long tasks (> 50 ms) per minute, the page's JS heap (and what it adds to the no-monitor run's),
+  wasm memory (ours: Pyodide's linear memory, in the worker or on the page);
 - bytes and requests sent per minute, as they go on the wire: our HTTP/2 requests to the collector
   (bodies as sent, headers HPACK-encoded on the page's one connection as Chromium sends them, and
   the 9-byte frame headers), rtcstats' WebSocket frames to a local endpoint (payload, frame header
   and mask; Playwright's WebSocket route answers as rtcstats-server does). webrtc-issue-detector
   uploads nothing (it diagnoses in the page).
 
-"Pyodide alone" is our script loaded and Python started but never initialized: the floor that
-running Python on the page sets before any work (every major garbage collection marks Pyodide's
-JS objects), against which what our own polling and uploading add can be read.
+"Pyodide alone" is our script loaded and Python started (in its worker) but never initialized:
+what the loader and the worker's presence cost the page before any work.
 
 With --profile each run also records a CPU profile of the window (CDP Profiler) and a second
 table splits the added main-thread time into garbage collection, wasm (our Python), JavaScript,
@@ -59,6 +62,7 @@ from tests.servers import run_cli, start_collector, start_page_server  # noqa: E
 POLL_MS = 5000
 RTCSTATS_ENDPOINT = "wss://rtcstats.bench.invalid"
 NONE, IDLE, OURS = "no monitor", "Pyodide alone (ours, idle)", "callstats.js (ours)"
+OURS_MAIN = "callstats.js (ours, on the page: CSP forbids workers)"
 RTCSTATS, DETECTOR = "@jitsi/rtcstats 9.7.1", "webrtc-issue-detector 1.17.3"
 
 PAGE = """<!doctype html><html><body><script>
@@ -91,6 +95,13 @@ MONITORS = {
 window.monitorAdd = () => {}; window.monitorReady = callstats.ready;
 </script>""",
     OURS: """<script src="{collector}callstats.js"></script><script>
+callstats.initialize("{app}", "{secret}", "alice");
+window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
+window.monitorReady = callstats.ready;
+</script>""",
+    # the fallback: a site whose policy allows scripts but no blob: worker
+    OURS_MAIN: """<meta http-equiv="Content-Security-Policy" content="worker-src 'self'">
+<script src="{collector}callstats.js"></script><script>
 callstats.initialize("{app}", "{secret}", "alice");
 window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
 window.monitorReady = callstats.ready;
@@ -156,20 +167,23 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
     if profile:
         cdp.send("Profiler.enable")
         cdp.send("Profiler.start")
+    worker = WorkerProfile.of(browser, page)
     before = metrics(cdp)
     started = page.evaluate("performance.now()")
     sent["counting"] = True
     page.wait_for_timeout(seconds * 1000)
     sent["counting"] = False
     after = metrics(cdp)
+    worker_ms = worker.busy_ms() if worker else 0.0
     where = where_it_goes(cdp.send("Profiler.stop")["profile"]) if profile else {}
     ended = page.evaluate("performance.now()")
     long_tasks = [d for t, d in page.evaluate("longTasks") if started <= t <= ended]
-    ours = page.evaluate("window.callstats ? [callstats._inspect().pollMs, callstats._wasmBytes()] : null")
+    ours = page.evaluate("window.callstats ? callstats._inspect().then((s) => [s.pollMs, s.wasmBytes]) : null")
     context.close()
     minutes = seconds / 60
     return {
         "task_ms_per_min": (after["TaskDuration"] - before["TaskDuration"]) * 1000 / minutes,
+        "worker_ms_per_min": worker_ms / minutes,
         "long_ms_per_min": float(sum(long_tasks)) / minutes,
         "heap_mb": after["JSHeapUsedSize"] / 1e6,
         "wasm_mb": ours[1] / 1e6 if ours else 0.0,
@@ -178,6 +192,51 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
         "requests_per_min": sent["requests"] / minutes,
         "where_ms_per_min": {k: v / minutes for k, v in where.items()},
     }
+
+
+class WorkerProfile:
+    """The CPU time of the page's worker (ours: Python and host.js), from a CPU profile of it:
+    Playwright opens CDP sessions on pages only, so this attaches through the browser's session."""
+
+    def __init__(self, browser_cdp, session_id: str, page):
+        self.cdp, self.session_id, self.page = browser_cdp, session_id, page
+        self.answers: dict = {}
+        self.cdp.on("Target.receivedMessageFromTarget", self._received)
+        self._send(1, "Profiler.enable")
+        self._send(2, "Profiler.start")
+
+    @classmethod
+    def of(cls, browser, page):
+        """Profiling the page's one worker, or None where it has none."""
+        cdp = browser.new_browser_cdp_session()
+        origin = page.url.split("/", 3)[:3]
+        workers = [t for t in cdp.send("Target.getTargets")["targetInfos"]
+                   if t["type"] == "worker" and t["url"].startswith("blob:" + "/".join(origin))]
+        if not workers:
+            cdp.detach()
+            return None
+        attached = cdp.send("Target.attachToTarget", {"targetId": workers[0]["targetId"], "flatten": False})
+        return cls(cdp, attached["sessionId"], page)
+
+    def busy_ms(self) -> float:
+        profile = self._send(3, "Profiler.stop")["profile"]
+        self.cdp.detach()
+        nodes = {n["id"]: n["callFrame"]["functionName"] for n in profile["nodes"]}
+        return sum(d for node, d in zip(profile["samples"], profile["timeDeltas"])
+                   if nodes[node] not in ("(idle)", "(root)")) / 1000
+
+    def _received(self, params: dict) -> None:
+        message = json.loads(params["message"])
+        if "id" in message:
+            self.answers[message["id"]] = message.get("result", {})
+
+    def _send(self, message_id: int, method: str) -> dict:
+        self.cdp.send("Target.sendMessageToTarget", {"sessionId": self.session_id, "message": json.dumps(
+            {"id": message_id, "method": method})})
+        deadline = time.time() + 30
+        while message_id not in self.answers and time.time() < deadline:
+            self.page.wait_for_timeout(20)
+        return self.answers[message_id]
 
 
 PROFILE_PARTS = ("garbage collection", "wasm (Python)", "JavaScript", "browser natives called from JS", "(program)")
@@ -220,7 +279,8 @@ def metrics(cdp) -> dict:
 
 
 def slug(monitor: str) -> str:
-    return {NONE: "none", IDLE: "idle", OURS: "ours", RTCSTATS: "rtcstats", DETECTOR: "detector"}[monitor]
+    return {NONE: "none", IDLE: "idle", OURS: "ours", OURS_MAIN: "ours-main", RTCSTATS: "rtcstats",
+            DETECTOR: "detector"}[monitor]
 
 
 def main() -> None:
@@ -277,11 +337,13 @@ def report(console: Console, results: dict, args) -> None:
     table = Table(title=f"Client overhead: the same call, a poll every {POLL_MS / 1000:.0f} s, "
                         f"{args.seconds:.0f} s measured per run, scaled to a minute"
                         + (f"; median of {args.rounds} runs each" if args.rounds > 1 else ""))
-    for column in ("streams", "monitor", "main-thread ms/poll (added)", "x rtcstats", "Python ms/poll p50 / p95",
-                   "long-task ms/min", "JS heap MB", "wasm MB", "KB up/min", "x rtcstats", "requests/min"):
+    for column in ("streams", "monitor", "main-thread ms/poll (added)", "x rtcstats", "worker ms/poll",
+                   "Python ms/poll p50 / p95", "long-task ms/min", "JS heap MB (added)", "wasm MB", "KB up/min",
+                   "x rtcstats", "requests/min"):
         table.add_column(column, justify="right")
     for streams in args.streams:
         base = results[(streams, NONE)]["task_ms_per_min"]
+        base_heap = results[(streams, NONE)]["heap_mb"]
         peer = results[(streams, RTCSTATS)]
         peer_poll = max(0.0, (peer["task_ms_per_min"] - base) / polls_per_min)
         for monitor in MONITORS:
@@ -292,8 +354,10 @@ def report(console: Console, results: dict, args) -> None:
                 str(streams), monitor,
                 "baseline" if monitor == NONE else f"{poll:.1f}",
                 "" if monitor == NONE else f"{poll / peer_poll:.2f}" if peer_poll else "-",
+                f"{r['worker_ms_per_min'] / polls_per_min:.1f}" if r["worker_ms_per_min"] else "",
                 f"{statistics.median(python):.1f} / {sorted(python)[math.ceil(0.95 * len(python)) - 1]:.1f}" if python else "",
-                f"{r['long_ms_per_min']:.0f}", f"{r['heap_mb']:.1f}", f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
+                f"{r['long_ms_per_min']:.0f}",
+                f"{r['heap_mb']:.1f}" if monitor == NONE else f"{r['heap_mb']:.1f} ({r['heap_mb'] - base_heap:+.1f})", f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
                 f"{r['kb_per_min']:.1f}",
                 f"{r['kb_per_min'] / peer['kb_per_min']:.2f}" if peer["kb_per_min"] and r["kb_per_min"] else "",
                 f"{r['requests_per_min']:.1f}")

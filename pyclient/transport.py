@@ -179,16 +179,19 @@ class Transport:
         self.gaps = {}
 
     def _gap_reports(self) -> list[dict]:
-        """send() arguments of one statsDropped warning per stream that lost samples."""
+        """send() arguments of one statsDropped warning per stream that lost samples. The itemID
+        is stable: a farewell and the goodbye after it report the same gap once."""
         reports = []
-        for (_, conference_id, _), gap in self.gaps.items():
+        for stream, gap in self.gaps.items():
+            conference_id = stream[1]
             who = {k: gap["body"][k] for k in ("localID", "deviceID", "callstatsVersion", "remoteID", "connectionID")
                    if k in gap["body"]}
             message = {"droppedSamples": gap["count"], "from": gap["from"], "to": gap["to"],
                        "reason": "the collector was unreachable and the buffer was full"}
             reports.append({"conference_id": conference_id, "kind": "events/app/logs", "body": {
                 **who, "timestamp": self.port.now(), "eventType": "statsDropped", "level": "warn",
-                "messageType": "json", "message": json.dumps(message)}})
+                "messageType": "json", "message": json.dumps(message)},
+                "item_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{self.unload_key}/{stream}/{gap['from']}/{gap['count']}").hex})
         return reports
 
     def _remove(self, item: Item) -> None:

@@ -128,16 +128,17 @@ import { sendGoodbye } from "./goodbye.js";
 
   // ---- the JSON projection of JS arguments (what the pydantic models validate), bounded ----
   // Whatever a page passes (window, DOM nodes, a framework's state tree, cycles, throwing
-  // getters, a 10 MB string), the copy stops at these bounds; what was left out is said.
+  // getters, a 10 MB string), the copy of each argument stops at these bounds; what was left out
+  // is said.
   const BOUNDS = { depth: 8, values: 1000, chars: 100000 };
 
   function projectArgs(names, rawArgs) {
-    const budget = { values: BOUNDS.values, chars: BOUNDS.chars };
     const args = {};
     const handles = {};
     const cuts = [];
     names.forEach((name, i) => {
       const raw = rawArgs[i];
+      const budget = { values: BOUNDS.values, chars: BOUNDS.chars }; // each its own: a cut names its argument
       const why = [];
       const value = project(raw, 0, budget, new Set(), why);
       if (value !== undefined) args[name] = value;
@@ -157,43 +158,59 @@ import { sendGoodbye } from "./goodbye.js";
     if (typeof value !== "object") return { $js: typeof value };
     if (depth > BOUNDS.depth) return cut(why, `deeper than ${BOUNDS.depth} levels`, "too deep");
     if (path.has(value)) return cut(why, "it refers to itself", "cycle");
-    if (isPc(value)) return { $js: "pc", id: pcId(value) };
-    if (value instanceof Error) return errorOf(value, budget, why);
-    if (isWindow(value)) return cut(why, "a window is not copied", "window");
-    if (typeof Node !== "undefined" && value instanceof Node) return cut(why, "a DOM node is not copied", "element");
-    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return cut(why, "binary data is not copied", "binary");
     path.add(value);
     try {
-      const toJSON = safely(() => value.toJSON);
-      if (typeof toJSON === "function") return project(safely(() => toJSON.call(value)), depth + 1, budget, path, why);
-      if (Array.isArray(value)) return projectList(value, depth, budget, path, why);
-      const out = {};
-      for (const key of safely(() => Object.keys(value)) || []) {
-        if (budget.values <= 0) {
-          cut(why, `more than ${BOUNDS.values} values`);
-          break;
-        }
-        const v = project(safely(() => value[key]), depth + 1, budget, path, why);
-        if (v !== undefined) out[text(key, budget, why)] = v;
-      }
-      return out;
+      return projectObject(value, depth, budget, path, why);
+    } catch (err) {
+      // a proxy whose traps throw, a revoked proxy: even asking what it is can throw
+      return cut(why, "reading it threw", "unreadable");
     } finally {
       path.delete(value);
     }
   }
 
+  function projectObject(value, depth, budget, path, why) {
+    if (isPc(value)) return { $js: "pc", id: pcId(value) };
+    if (value instanceof Error) return errorOf(value, budget, why);
+    if (isWindow(value)) return cut(why, "a window is not copied", "window");
+    if (typeof Node !== "undefined" && value instanceof Node) return cut(why, "a DOM node is not copied", "element");
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return cut(why, "binary data is not copied", "binary");
+    const toJSON = value.toJSON;
+    if (typeof toJSON === "function") return project(toJSON.call(value), depth + 1, budget, path, why);
+    if (Array.isArray(value)) return projectList(value, depth, budget, path, why);
+    const out = {};
+    for (const key of Object.keys(value)) {
+      if (budget.values <= 0) {
+        cut(why, `more than ${BOUNDS.values} values`);
+        break;
+      }
+      const v = project(member(value, key, why), depth + 1, budget, path, why);
+      if (v !== undefined) out[text(key, budget, why)] = v;
+    }
+    return out;
+  }
+
   function projectList(list, depth, budget, path, why) {
     const out = [];
-    const length = safely(() => list.length) || 0;
+    const length = list.length;
     for (let i = 0; i < length; i++) {
       if (budget.values <= 0) {
         cut(why, `more than ${BOUNDS.values} values`);
         break;
       }
-      const v = project(safely(() => list[i]), depth + 1, budget, path, why);
+      const v = project(member(list, i, why), depth + 1, budget, path, why);
       out.push(v === undefined ? null : v);
     }
     return out;
+  }
+
+  // One member of an object: a getter that throws leaves a named hole, not a failed call.
+  function member(value, key, why) {
+    try {
+      return value[key];
+    } catch (err) {
+      return cut(why, "reading it threw", "unreadable");
+    }
   }
 
   function text(value, budget, why) {
@@ -215,9 +232,9 @@ import { sendGoodbye } from "./goodbye.js";
   }
 
   function errorOf(err, budget, why) {
-    const field = (v) => text(String(safely(() => v) || ""), budget, why);
-    const out = { name: field(err.name), message: field(err.message), stack: field(err.stack) };
-    if (safely(() => err.constraintName) !== undefined) out.constraintName = field(err.constraintName);
+    const field = (key) => text(String(err[key] || ""), budget, why);
+    const out = { name: field("name"), message: field("message"), stack: field("stack") };
+    if (err.constraintName !== undefined) out.constraintName = field("constraintName");
     return out;
   }
 

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -54,3 +55,24 @@ def serve_page(app_origin, collector):
         return app_origin.url + name
 
     return serve
+
+
+# A site's policy that refuses blob: workers (and eval): the loader must run Python on the page.
+# The collectors the tests start listen on loopback ports of their own.
+STRICT_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval' https://127.0.0.1:*; "
+              "connect-src 'self' https://127.0.0.1:*; worker-src 'self'")
+
+
+@pytest.fixture(params=["worker", "main"])
+def python_runs(request, serve_page):
+    """Where Python runs: in its worker, or on the page's main thread when the page's
+    Content-Security-Policy forbids the worker. `.serve` is serve_page, with the policy in the
+    page's head in "main" mode; `.mode` is what `callstats.mode` must say."""
+
+    def serve(name: str, html: str) -> str:
+        if request.param == "main":
+            html = html.replace("<!doctype html>", f'<!doctype html><meta http-equiv="Content-Security-Policy" '
+                                                   f'content="{STRICT_CSP}">', 1)
+        return serve_page(name, html)
+
+    return SimpleNamespace(mode=request.param, serve=serve)

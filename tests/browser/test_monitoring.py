@@ -8,7 +8,7 @@ import httpx
 
 from ..servers import run_cli
 from .call_page import LOOPBACK_CALL
-from .python_state import wait_for_state
+from .python_state import wait_for_state, wait_until
 
 CALL = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script src="{collector}callstats.js"></script>
@@ -37,15 +37,16 @@ def read(collector, app, conference, what=""):
         return answer.json() if answer.status_code == 200 else None
 
 
-def test_a_real_call_reaches_the_collector(page, serve_page, collector):
+def test_a_real_call_reaches_the_collector(page, collector, python_runs):
     import json
     from urllib.parse import quote
 
     app = run_cli("apps", "create", "--name", "call", "--data-dir", str(collector.data_dir))
     conference = f"call-{uuid.uuid4().hex[:8]}"
-    page.goto(serve_page("monitor.html", CALL) + f"?conference={conference}#{quote(json.dumps(app))}")
-    page.wait_for_function("seen.init.length && seen.stats.length >= 3", timeout=90_000)
+    page.goto(python_runs.serve("monitor.html", CALL) + f"?conference={conference}#{quote(json.dumps(app))}")
+    wait_until(page, "seen.init.length && seen.stats.length >= 3", timeout=90_000)
     assert page.evaluate("seen.init")[0] == ["success", "authentication successful"]
+    assert page.evaluate("callstats.mode") == python_runs.mode
 
     deadline = time.time() + 60
     while time.time() < deadline:  # until every fabric has 3 uploads stored
@@ -171,7 +172,7 @@ def open_call(page, serve_page, app, conference, query=""):
     from urllib.parse import quote
 
     page.goto(serve_page("monitor.html", CALL) + f"?conference={conference}{query}#{quote(json.dumps(app))}")
-    page.wait_for_function("seen.init.length", timeout=90_000)
+    wait_until(page, "seen.init.length", timeout=90_000)
     page.evaluate("callstats.ready")
     page.wait_for_timeout(2000)
 
@@ -188,14 +189,15 @@ def goodbyes(collector, app, conference, wait_s=8.0):
             return ended, left, setups
 
 
-def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, serve_page, collector, app_origin):
+def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, collector, app_origin, python_runs):
     app = run_cli("apps", "create", "--name", "goodbye", "--data-dir", str(collector.data_dir))
     context = browser.new_context()
     results = []
     for run in range(20):
         conference = f"close-{run}-{uuid.uuid4().hex[:6]}"
         page = context.new_page()
-        open_call(page, serve_page, app, conference)
+        open_call(page, python_runs.serve, app, conference)
+        assert page.evaluate("callstats.mode") == python_runs.mode
         page.close(run_before_unload=True)
         ended, left, setups = goodbyes(collector, app, conference)
         results.append(len(ended) == 2 and ended == setups and left >= 1)
@@ -204,7 +206,7 @@ def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, serv
     for run in range(3):  # navigating away, rather than closing
         conference = f"leave-{run}-{uuid.uuid4().hex[:6]}"
         page = context.new_page()
-        open_call(page, serve_page, app, conference)
+        open_call(page, python_runs.serve, app, conference)
         page.goto(app_origin.url + "monitor.html#elsewhere")
         page.goto("about:blank")
         ended, left, _ = goodbyes(collector, app, conference)

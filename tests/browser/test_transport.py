@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..servers import run_cli, start_collector
 from .call_page import LOOPBACK_CALL
-from .python_state import wait_for_state
+from .python_state import wait_for_state, wait_until
 
 # A call page whose collector is in the page URL (?c=), so a test can point it at its own collector.
 # ?conference= starts a 2-pc call; without it the page only initializes (a later visit of the site).
@@ -73,7 +73,7 @@ def own_collector(collector, dist, tmp_path):
 def open_page(page, serve_page, server, app, conference=None):
     query = f"?c={quote(server.url)}" + (f"&conference={conference}" if conference else "")
     page.goto(serve_page("transport.html", PAGE) + query + "#" + quote(json.dumps(app)))
-    page.wait_for_function("window.callstats && seen.init.length", timeout=90_000)
+    wait_until(page, "window.callstats && seen.init.length", timeout=90_000)
     page.evaluate("callstats.ready")
 
 
@@ -114,7 +114,7 @@ def assert_all_stored_once(page, server, app, conference):
     return stats
 
 
-def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, serve_page, own_collector):
+def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, own_collector, python_runs):
     server = own_collector()
     app = run_cli("apps", "create", "--name", "outage", "--data-dir", str(server.data_dir))
     conference = f"outage-{uuid.uuid4().hex[:6]}"
@@ -122,7 +122,8 @@ def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, serve_page, own_col
     page = context.new_page()
     console = []
     page.on("console", lambda m: console.append((time.time(), m.type, m.text)))
-    open_page(page, serve_page, server, app, conference)
+    open_page(page, python_runs.serve, server, app, conference)
+    assert page.evaluate("callstats.mode") == python_runs.mode
     page.wait_for_timeout(15_000)
 
     before = transport(page)["requests"]
@@ -220,7 +221,7 @@ def test_a_failing_token_generator_is_reported_and_asked_again(browser, serve_pa
     context = browser.new_context()
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
-    page.wait_for_function("seen.init.length === 2", timeout=60_000)
+    wait_until(page, "seen.init.length === 2", timeout=60_000)
     wait_for_state(page, "(s) => s.fabrics.every((f) => f.lastUploaded)", timeout=60_000)
     hang_up_and_drain(page)
 
@@ -315,11 +316,12 @@ def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, 
     context.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page (nor worker)
     page.goto(serve_page("transport.html", PAGE) + f"?c={quote(server.url)}&conference={conference}#"
               + quote(json.dumps(app)))
-    page.wait_for_function("pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')",
+    wait_until(page, "pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')",
                            timeout=30_000)
     page.evaluate("callstats.sendFabricEvent(pcs[0], 'audioMute', new URLSearchParams(location.search).get('conference'))")
     assert page.evaluate("callstats._inspect()") is None  # the loader alone: queued, recorded
     page.close(run_before_unload=True)
+    context.unroute("**/pyodide.mjs")
 
     later = context.new_page()
     open_page(later, serve_page, server, app)  # the same site, app and user; no call of its own

@@ -1,5 +1,7 @@
 """The fabric rebuilds the state timeline the loader recorded while Python was starting."""
 
+import json
+
 from pyclient.api import Callstats
 
 from ..servers import run_async
@@ -219,3 +221,27 @@ def test_a_failing_poll_is_logged_and_the_next_one_goes_on():
     assert [level for level, text in port.logged if "a stats poll failed" in text] == ["error"]
     port.poll()
     assert api.fabrics[7].last_sample and "P1" in api.fabrics[7].last_sample
+
+
+def test_a_farewell_is_the_goodbye_as_it_would_be_now_and_changes_nothing():
+    # the loader holds the farewell for pagehide in case Python cannot answer then: if both reach
+    # the collector, the same itemIDs make them one
+    port = FakePort()
+    port.reports[7] = [report("P1")]
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.poll()
+    clock = port.poll_clock[:2]
+
+    def items(goodbye):
+        return {(i["k"], json.loads(i["b"])["itemID"]) for i in json.loads(goodbye["record"])["items"]}
+
+    farewell = api.goodbye(keep=True)
+    assert api.goodbye(keep=True) == farewell  # nothing moved
+    assert not api.fabrics[7].terminated and port.poll_clock[:2] == clock
+    goodbye = api.goodbye()
+    kinds = [k for k, _ in items(goodbye)]
+    assert {"stats", "events/fabric/terminated", "events/user/left"} <= set(kinds)
+    assert items(farewell) <= items(goodbye) and goodbye["key"] == farewell["key"]
+    assert api.fabrics[7].terminated and port.poll_clock[:2] == (None, [])

@@ -326,6 +326,30 @@ def test_unload_gives_keepalive_requests_within_budget_and_a_record_of_everythin
     assert left["kind"] == "events/user/left"  # events first: they fit before the samples
 
 
+def test_a_farewell_changes_nothing_and_the_goodbye_after_it_carries_the_same_items(setup):
+    port, collector = setup
+    t = joined(port, buffer_bytes=1000)
+    collector.up = False
+    for n in range(1, 11):  # samples dropped: a gap report is due
+        t.send("c", "stats", stats_body(n), sample=sample(n), size=150)
+    port.run()
+    before = (list(t.events), list(t.samples), t.buffered, dict(t.gaps), dict(t.tally))
+    leaving = [{"conference_id": "c", "kind": "events/user/left", "body": body(11), "item_id": "left-1"}]
+
+    farewell = t.unload(leaving, keep=True)
+    assert (list(t.events), list(t.samples), t.buffered, dict(t.gaps), dict(t.tally)) == before
+    goodbye = t.unload(leaving)
+    assert t.queued == 0 and not t.gaps
+
+    def ids(unload):
+        return [item["body"]["itemID"] for r in unload.requests for item in json.loads(r["body"])["items"]]
+
+    assert ids(farewell) == ids(goodbye) and "left-1" in ids(goodbye)
+    assert farewell.key == goodbye.key and farewell.record == goodbye.record
+    kinds = [item["kind"] for r in goodbye.requests for item in json.loads(r["body"])["items"]]
+    assert kinds.count("events/app/logs") == 1  # the gap, reported once whichever of the two arrives
+
+
 def test_the_next_page_sends_what_the_last_one_kept_once(setup):
     port, collector = setup
     t = joined(port)
