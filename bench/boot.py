@@ -3,7 +3,8 @@
     .venv/bin/python bench/boot.py [--runs 5]
 
 Variants, each a page on another origin than the files it loads:
-- "page alone": the same page without any script of ours (the baseline of main-thread time);
+- "page alone (4 s)": the same page without any script of ours, done after 4 s, about as long as
+  callstats takes to start (the baseline of main-thread time: an idle page is not free);
 - "bare Pyodide in a worker (npm)": a blob: module worker that runs loadPyodide() from the npm
   package's files as shipped, the floor for Python off the main thread;
 - "bare Pyodide on the page (npm)": the same on the main thread;
@@ -47,7 +48,8 @@ new PerformanceObserver((list) => { for (const e of list.getEntries()) longTasks
   .observe({type: "longtask", buffered: true});
 </script>"""
 
-ALONE = OBSERVE + """<script>addEventListener("load", () => { window.done = performance.now(); });</script>"""
+# as long as callstats takes to start, give or take: the idle page's own main-thread time over as long
+ALONE = OBSERVE + """<script>setTimeout(() => { window.done = performance.now(); }, 4000);</script>"""
 
 BARE_PAGE = OBSERVE + """<script type="module">
 const { loadPyodide } = await import("{assets}pyodide.mjs");
@@ -81,7 +83,7 @@ pcs.forEach((pc) => pc.addEventListener("connectionstatechange", () => {
 loopbackCall(pcs[0], pcs[1], true);
 </script>"""
 
-ALONE_V, BARE_WORKER_V, BARE_PAGE_V = "page alone", "bare Pyodide in a worker (npm)", "bare Pyodide on the page (npm)"
+ALONE_V, BARE_WORKER_V, BARE_PAGE_V = "page alone (4 s)", "bare Pyodide in a worker (npm)", "bare Pyodide on the page (npm)"
 OURS_V, FALLBACK_V = "callstats.ready (worker)", "callstats.ready (on the page: CSP forbids workers)"
 CALL_V, CALL_OURS_V = "the page's own call, alone", "the page's own call while callstats starts"
 
@@ -104,12 +106,17 @@ def pages_of(collector_url: str, app: dict) -> dict:
             .replace("{secret}", app["appSecret"]) for name, html in pages.items()}
 
 
+# Waiting in the page on a slow timer: Playwright's wait_for_function polls every animation frame,
+# main-thread time that would count against whichever variant takes longest.
+UNTIL_DONE = "new Promise((resolve) => { const check = () => window.done ? resolve() : setTimeout(check, 250); check(); })"
+
+
 def measure(page, url: str) -> dict:
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
     before = task_ms(cdp)
     page.goto(url)
-    page.wait_for_function("window.done", timeout=120_000)
+    page.evaluate(UNTIL_DONE)
     page.wait_for_timeout(1000)  # work left running after "done" counts too
     busy = task_ms(cdp) - before
     found = page.evaluate("({ms: done, longTasks: longTasks.reduce((a, b) => a + b, 0), count: longTasks.length})")
@@ -121,16 +128,31 @@ def task_ms(cdp) -> float:
     return metrics["TaskDuration"] * 1000
 
 
-def first_visit_bytes(context, url: str) -> dict:
-    """Bytes on the wire (as served: compressed where the server had a compressed twin) per file,
-    the worker's requests included."""
+def first_visit_bytes(context, url: str, files: "Served") -> dict:
+    """Bytes of each file a first visit downloads from the collector, the worker's included, as
+    served (its Brotli twin: Chromium asks for br; Playwright cannot size a worker's responses)."""
     page = context.new_page()
     page.on("pageerror", lambda exc: print("page error:", exc))
     sizes = {}
-    context.on("requestfinished", lambda r: sizes.__setitem__(r.url, r.sizes()["responseBodySize"]))
+    context.on("requestfinished", lambda r: files.owns(r.url) and sizes.__setitem__(r.url, files.size(r.url)))
     measure(page, url)
     page.close()
     return sizes
+
+
+class Served:
+    """The folder the collector serves, and its base URL."""
+
+    def __init__(self, folder: Path, url: str):
+        self.folder, self.url = folder, url
+
+    def owns(self, url: str) -> bool:
+        return url.startswith(self.url)
+
+    def size(self, url: str) -> int:
+        path = self.folder / url[len(self.url):].split("?")[0]
+        twin = path.with_name(path.name + ".br")
+        return (twin if twin.exists() else path).stat().st_size
 
 
 def main() -> None:
@@ -162,14 +184,15 @@ def main() -> None:
                 "--keyfile", str(tmp / "collector" / "collector-key.pem"))
         origin = start_collector(tmp / "app", dist=pages, extra=cert)
         try:
-            results, downloads = run(args.runs, {name: origin.url + url for name, url in urls.items()}, collector.spki)
+            variants = {name: origin.url + url for name, url in urls.items()}
+            results, downloads = run(args.runs, variants, collector.spki, Served(served, collector.url))
         finally:
             origin.stop()
             collector.stop()
     report(console, results, downloads, args.runs)
 
 
-def run(runs: int, variants: dict, spki: str):
+def run(runs: int, variants: dict, spki: str, files: Served):
     options = load_playwright_config().launch_options(spki=spki)
     results = {name: [] for name in variants}
     downloads = {}
@@ -177,7 +200,7 @@ def run(runs: int, variants: dict, spki: str):
         browser = p.chromium.launch(**options)
         contexts = {name: browser.new_context() for name in variants}
         for name, url in variants.items():
-            downloads[name] = first_visit_bytes(contexts[name], url)
+            downloads[name] = first_visit_bytes(contexts[name], url, files)
         for _ in range(runs):
             for name, url in variants.items():
                 page = contexts[name].new_page()
@@ -211,11 +234,11 @@ def report(console: Console, results: dict, downloads: dict, runs: int) -> None:
     files = Table(title="First visit: bytes on the wire per file (as served, compressed)")
     files.add_column("file")
     files.add_column("bytes", justify="right")
-    ours = {url: size for url, size in downloads[OURS_V].items() if not url.endswith(".html")}
+    ours = downloads[OURS_V]
     for url, size in sorted(ours.items(), key=lambda kv: -kv[1]):
         files.add_row(url.rsplit("/", 1)[-1], f"{size:,}")
     files.add_row("[b]total, callstats[/b]", f"[b]{sum(ours.values()):,}[/b]")
-    stock = sum(size for url, size in downloads[BARE_WORKER_V].items() if not url.endswith(".html"))
+    stock = sum(downloads[BARE_WORKER_V].values())
     files.add_row("total, bare Pyodide (npm)", f"{stock:,}")
     console.print(files)
 

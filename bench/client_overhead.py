@@ -99,9 +99,8 @@ callstats.initialize("{app}", "{secret}", "alice");
 window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
 window.monitorReady = callstats.ready;
 </script>""",
-    # the fallback: a site whose policy allows scripts but no blob: worker
-    OURS_MAIN: """<meta http-equiv="Content-Security-Policy" content="worker-src 'self'">
-<script src="{collector}callstats.js"></script><script>
+    # the fallback: the page's policy (NO_WORKERS, in its head) forbids the worker
+    OURS_MAIN: """<script src="{collector}callstats.js"></script><script>
 callstats.initialize("{app}", "{secret}", "alice");
 window.monitorAdd = (pc, i) => callstats.addNewFabric(pc, "bob" + i, "multiplex", "bench");
 window.monitorReady = callstats.ready;
@@ -115,6 +114,10 @@ startDetector(%d);
 window.monitorAdd = () => {}; window.monitorReady = Promise.resolve();
 </script>""" % POLL_MS,
 }
+
+
+# A site's policy that allows scripts but no blob: worker (a meta policy counts only in the head).
+NO_WORKERS = """<meta http-equiv="Content-Security-Policy" content="worker-src 'self'">"""
 
 
 def bundle_peers(pages: Path) -> None:
@@ -289,9 +292,12 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every monitor this many times, in turn; the table gives medians")
+    parser.add_argument("--monitors", nargs="+", choices=[slug(m) for m in MONITORS], default=None,
+                        help="only these (the no-monitor baseline and rtcstats always run)")
     parser.add_argument("--profile", action="store_true",
                         help="also a CPU profile of each run: where the main-thread time goes (adds its own overhead)")
     args = parser.parse_args()
+    args.chosen = [m for m in MONITORS if args.monitors is None or slug(m) in args.monitors + ["none", "rtcstats"]]
     console = Console(width=220)
     folder = Path(tempfile.mkdtemp(prefix="client-overhead-"))
     collector = start_collector(folder / "collector" / "data", extra=("--submission-interval", str(POLL_MS)))
@@ -303,14 +309,16 @@ def main() -> None:
         app = run_cli("apps", "create", "--name", "bench", "--data-dir", str(collector.data_dir))
         for monitor, html in MONITORS.items():
             html = html.replace("{collector}", collector.url).replace("{app}", app["appID"])
-            (pages_dir / f"{slug(monitor)}.html").write_text(
-                PAGE.replace("{monitor}", html.replace("{secret}", app["appSecret"])))
+            page = PAGE.replace("{monitor}", html.replace("{secret}", app["appSecret"]))
+            if monitor == OURS_MAIN:
+                page = page.replace("<!doctype html>", "<!doctype html>" + NO_WORKERS, 1)
+            (pages_dir / f"{slug(monitor)}.html").write_text(page)
         runs: dict[tuple, list] = {}
         with sync_playwright() as p:
             browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))
             for round_ in range(1, args.rounds + 1):
                 for streams in args.streams:
-                    for monitor in MONITORS:  # in turn, so that machine noise hits every monitor alike
+                    for monitor in args.chosen:  # in turn, so that machine noise hits every monitor alike
                         console.print(f"round {round_}, {streams} streams: {monitor} ...")
                         runs.setdefault((streams, monitor), []).append(
                             run_one(browser, pages.url, monitor, streams, args.seconds, collector.url, args.profile))
@@ -346,7 +354,7 @@ def report(console: Console, results: dict, args) -> None:
         base_heap = results[(streams, NONE)]["heap_mb"]
         peer = results[(streams, RTCSTATS)]
         peer_poll = max(0.0, (peer["task_ms_per_min"] - base) / polls_per_min)
-        for monitor in MONITORS:
+        for monitor in args.chosen:
             r = results[(streams, monitor)]
             poll = max(0.0, (r["task_ms_per_min"] - base) / polls_per_min)
             python = r["python_poll_ms"]
@@ -375,7 +383,7 @@ def profile_table(results: dict, args) -> Table:
         table.add_column(column, justify="right")
     for streams in args.streams:
         base = results[(streams, NONE)]["where_ms_per_min"]
-        for monitor in [m for m in MONITORS if m != NONE]:
+        for monitor in [m for m in args.chosen if m != NONE]:
             where = results[(streams, monitor)]["where_ms_per_min"]
             added = [(where[part] - base[part]) / polls_per_min for part in PROFILE_PARTS]
             table.add_row(str(streams), monitor, *(f"{a:.1f}" for a in added), f"{sum(added):.1f}")

@@ -23,7 +23,7 @@ export function serve(channel, mode) {
   let bootTimes = null;
   const calls = []; // the page's calls until then
   let poll = { gen: 0, sink: null };
-  let farewell = { scheduled: false, text: null };
+  let farewell = { timer: null, due: 0, at: -Infinity, text: null };
 
   function ask(message) {
     const id = nextId++;
@@ -63,7 +63,7 @@ export function serve(channel, mode) {
     settle(name, resume, ...args) {
       new Promise((resolve) => resolve(name ? bridge[name](...args) : undefined))
         .then((value) => resume(false, value), (err) => resume(true, String((err && err.message) || err)))
-        .finally(farewellSoon);
+        .finally(() => farewellSoon(false));
     },
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     stats: (idsJson) => ask({ t: "stats", ids: JSON.parse(idsJson) }).then(reportsJson),
@@ -100,22 +100,35 @@ export function serve(channel, mode) {
   };
 
   // ---- the farewell: after anything that may change what leaving would send ----
-  function farewellSoon() {
-    if (!entry || farewell.scheduled) return;
-    farewell.scheduled = true;
-    setTimeout(() => {
-      farewell.scheduled = false;
-      const text = entry.goodbye(true);
-      if (text === farewell.text) return;
-      farewell.text = text;
-      post({ t: "farewell", text });
-    }, 0);
+  // At once after news from the page (a call, a pc's event, a poll's reports); after Python's own
+  // background steps (token, upload, acknowledgement: many a poll) at most once a FAREWELL_MS, as
+  // each farewell is Python encoding everything queued. What those add is acked items dropped
+  // (stored once anyway: itemIDs) or a renewed token; at pagehide a pending refresh goes from here.
+  const FAREWELL_MS = 1000;
+  function farewellSoon(news) {
+    if (!entry) return;
+    const due = news ? performance.now() : Math.max(performance.now(), farewell.at + FAREWELL_MS);
+    if (farewell.timer !== null && farewell.due <= due) return;
+    clearTimeout(farewell.timer);
+    farewell.due = due;
+    farewell.timer = setTimeout(refreshFarewell, due - performance.now());
+  }
+
+  function refreshFarewell() {
+    farewell.timer = null;
+    farewell.at = performance.now();
+    const text = entry.goodbye(true);
+    if (text === farewell.text) return;
+    farewell.text = text;
+    post({ t: "farewell", text });
   }
 
   // The loader sent the last farewell at pagehide: end here too (the page may live on, e.g. a
   // cancelled beforeunload). Whatever changed since that farewell goes from here.
   function goodbye() {
-    const changed = farewell.scheduled;
+    const changed = farewell.timer !== null;
+    clearTimeout(farewell.timer);
+    farewell.timer = null;
     const text = entry.goodbye(false);
     farewell.text = null;
     if (changed) sendGoodbye(JSON.parse(text), bridge.store);
@@ -167,7 +180,7 @@ export function serve(channel, mode) {
     } catch (err) {
       bridge.log("error", `${event.data.t} failed: ${(err && err.stack) || err}`);
     }
-    farewellSoon();
+    farewellSoon(event.data.t !== "inspect");
   };
 
   async function start() {
@@ -187,7 +200,7 @@ export function serve(channel, mode) {
     entry = started;
     calls.splice(0).forEach(call);
     post({ t: "ready", mode });
-    farewellSoon();
+    farewellSoon(true);
   }
 
   post({ t: "hello" });

@@ -313,7 +313,7 @@ def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, 
     conference = f"early-{uuid.uuid4().hex[:6]}"
     context = browser.new_context()
     page = context.new_page()
-    context.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page (nor worker)
+    page.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page
     page.goto(serve_page("transport.html", PAGE) + f"?c={quote(server.url)}&conference={conference}#"
               + quote(json.dumps(app)))
     wait_until(page, "pcs.length === 2 && pcs.every((pc) => pc.connectionState === 'connected')",
@@ -321,7 +321,6 @@ def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, 
     page.evaluate("callstats.sendFabricEvent(pcs[0], 'audioMute', new URLSearchParams(location.search).get('conference'))")
     assert page.evaluate("callstats._inspect()") is None  # the loader alone: queued, recorded
     page.close(run_before_unload=True)
-    context.unroute("**/pyodide.mjs")
 
     later = context.new_page()
     open_page(later, serve_page, server, app)  # the same site, app and user; no call of its own
