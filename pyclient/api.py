@@ -97,8 +97,9 @@ class Callstats:
         watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
         fabric.start(watched["initial"], watched["backlog"])
         self.session.descriptions_settled(fabric)  # negotiated before it was handed over
-        self._answer_later(handles.get("pcCallback"), "success", answers.say("monitoring"))
-        return answers.success(answers.say("monitoring"))
+        msg = answers.say("monitoring")
+        self._answer_later(handles.get("pcCallback"), "success", msg)
+        return answers.success(msg)
 
     def _reportError(self, args: models.ReportError, handles: dict, at: float) -> dict:
         session = self.session
@@ -156,8 +157,9 @@ class Callstats:
                    "videoQualityRating": args.feedback.video, "comments": args.feedback.comment}
         self.session.send(args.conferenceID, "events/feedback", self.session.body(
             eventType="feedback", feedback={k: v for k, v in ratings.items() if v is not None}))
-        self._answer_later(handles.get("pcCallback"), "success", answers.say("queued", method="sendUserFeedback"))
-        return answers.success(answers.say("queued", method="sendUserFeedback"))
+        msg = answers.say("queued", method="sendUserFeedback")
+        self._answer_later(handles.get("pcCallback"), "success", msg)
+        return answers.success(msg)
 
     def _sendCustomEvent(self, args: models.SendCustomEvent, handles: dict, at: float) -> dict:
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
@@ -174,8 +176,9 @@ class Callstats:
 
     def _setIdentifiers(self, args: models.SetIdentifiers, handles: dict, at: float) -> dict:
         self.session.identifiers.update(args.identifiers.model_dump(exclude_none=True))
-        self._answer_later(handles.get("pcCallback"), "success", answers.say("done", method="setIdentifiers"))
-        return answers.success(answers.say("done", method="setIdentifiers"))
+        msg = answers.say("done", method="setIdentifiers")
+        self._answer_later(handles.get("pcCallback"), "success", msg)
+        return answers.success(msg)
 
     def _on(self, args: models.On, handles: dict, at: float) -> dict:
         self.listeners[args.event] = handles.get("callback")

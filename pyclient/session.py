@@ -2,13 +2,12 @@
 and the polls (timed by the page's poll clock) that turn getStats() into csStatsCallback figures
 and uploads."""
 
-import uuid
 from typing import Optional
 from urllib.parse import quote
 
 from . import __version__, auth, models, privacy, quality, sdp, stats
 from .fabric import Fabric, ice_status
-from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls
+from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls, stable_id
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
 POLL_HISTORY = 100
@@ -264,11 +263,11 @@ class Session:
         ending = []
         if fabric.last_sample is not None:
             final = stats.common_timestamp(fabric.last_sample)
-            ending.append(self._stats_item(fabric, fabric.last_sample, item_id=_stable_id(
+            ending.append(self._stats_item(fabric, fabric.last_sample, item_id=stable_id(
                 fabric.connection_id, "final", final)))
         ending.append({"conference_id": fabric.conference_id, "kind": "events/fabric/terminated",
                        "body": self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})),
-                       "item_id": _stable_id(fabric.connection_id, "terminated")})
+                       "item_id": stable_id(fabric.connection_id, "terminated")})
         return ending
 
     def _leaving(self) -> list[dict]:
@@ -278,7 +277,7 @@ class Session:
         for conference_id in sorted({f.conference_id for f in live}):
             items.append({"conference_id": conference_id, "kind": "events/user/left",
                           "body": self.body(eventType="userLeft"),
-                          "item_id": _stable_id(self.transport.unload_key, self.origin, conference_id, "left")})
+                          "item_id": stable_id(self.transport.unload_key, self.origin, conference_id, "left")})
         return items
 
     def goodbye(self, keep: bool = False) -> dict:
@@ -396,10 +395,6 @@ class Session:
         for callback in (self.on_stats, self.listeners.get("stats")):
             if callback is not None:
                 self.port.call_soon(callback, payload)
-
-
-def _stable_id(*parts) -> str:
-    return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(str(p) for p in parts)).hex
 
 
 def _user_text(user) -> str:

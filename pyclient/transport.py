@@ -191,7 +191,7 @@ class Transport:
             reports.append({"conference_id": conference_id, "kind": "events/app/logs", "body": {
                 **who, "timestamp": self.port.now(), "eventType": "statsDropped", "level": "warn",
                 "messageType": "json", "message": json.dumps(message)},
-                "item_id": uuid.uuid5(uuid.NAMESPACE_URL, f"{self.unload_key}/{stream}/{gap['from']}/{gap['count']}").hex})
+                "item_id": stable_id(self.unload_key, stream, gap["from"], gap["count"])})
         return reports
 
     def _remove(self, item: Item) -> None:
@@ -472,6 +472,12 @@ class Transport:
         wait = max(self.backoff_ms, random.uniform(0, ceiling))
         self.backoff_ms = ceiling
         await self.port.sleep(wait)
+
+
+def stable_id(*parts) -> str:
+    """An itemID that the same parts always give: for an item that may go out twice (a farewell
+    and the goodbye after it), so the collector stores it once."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, "/".join(str(p) for p in parts)).hex
 
 
 def _item(conference_id: str, kind: str, body: dict, sample: Optional[dict] = None, size: Optional[int] = None,
