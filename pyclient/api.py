@@ -105,6 +105,9 @@ class Callstats:
         session = self.session
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
         error = args.domError if isinstance(args.domError, models.DomError) else models.DomError(message=args.domError)
+        if not session.config.collectIP:
+            error = error.model_copy(update={"message": privacy.redact_text(error.message),
+                                             "stack": privacy.redact_text(error.stack)})
         fields = {k: v for k, v in (("name", error.name), ("stack", error.stack),
                                     ("constraintName", error.constraintName)) if v is not None}
         log_only = args.webRTCFunction in ("applicationLog", "applicationError")

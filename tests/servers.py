@@ -2,7 +2,8 @@
 
 Both are `python -m collector serve` processes over TLS + HTTP/2 on loopback, on different ports
 (so pages are cross-origin to the collector, as in production). Chromium trusts the collector's
-self-signed certificate by its SPKI hash; the app server reuses the same certificate.
+self-signed certificate by its SPKI hash, Firefox's test context accepts it
+(playwright.config.py); the app server reuses the same certificate.
 """
 
 import asyncio
@@ -75,7 +76,7 @@ def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127
 
 def start_page_server(collector: Server, pages: Path, data_dir: Path) -> Server:
     """Another origin (a port of its own on loopback) serving the files in `pages`, with the
-    collector's certificate, the one Chromium is told to trust: the page's own site."""
+    collector's certificate, the one the browser is told to trust: the page's own site."""
     cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
             "--keyfile", str(collector.data_dir / "collector-key.pem"))
     return start_collector(data_dir, dist=pages, extra=cert)

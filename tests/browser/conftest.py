@@ -1,4 +1,9 @@
-"""Browser tests: real Chromium, real Pyodide from dist/, real collector over TLS + HTTP/2."""
+"""Browser tests: real Chromium and real Firefox, real Pyodide from dist/, real collector over
+TLS + HTTP/2.
+
+Every test that takes a browser runs once per engine (playwright.config.ENGINES; narrow it with
+`--browser chromium` or `--browser firefox`). Each engine's tests form one xdist group, so
+`./dev test` runs the two engines side by side, one worker each."""
 
 import subprocess
 import sys
@@ -9,6 +14,7 @@ import pytest
 
 from ..conftest import ROOT, load_playwright_config
 from ..servers import start_collector, start_page_server
+from .engines import missing
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -40,9 +46,31 @@ def app_origin(collector, tmp_path_factory):
     server.stop()
 
 
+def pytest_configure(config):
+    if not config.option.browser:
+        config.option.browser = list(load_playwright_config().ENGINES)
+    config.addinivalue_line("markers", "needs(*what): what the test needs of the engine (see engines.py)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        engine = getattr(item, "callspec", None) and item.callspec.params.get("browser_name")
+        if not engine:
+            continue
+        item.add_marker(pytest.mark.xdist_group(engine))
+        needs = tuple(what for mark in item.iter_markers("needs") for what in mark.args)
+        for reason in missing(engine, needs):
+            item.add_marker(pytest.mark.skip(reason=f"{engine}: {reason}"))
+
+
 @pytest.fixture(scope="session")
-def browser_type_launch_args(collector):
-    return load_playwright_config().launch_options(spki=collector.spki)
+def browser_type_launch_args(browser_name, collector):
+    return load_playwright_config().launch_options(browser_name, spki=collector.spki)
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args, browser_name):
+    return browser_context_args | load_playwright_config().context_options(browser_name)
 
 
 @pytest.fixture

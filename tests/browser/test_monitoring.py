@@ -1,4 +1,4 @@
-"""A real call monitored end to end: real Chromium, real Pyodide, the real collector over
+"""A real call monitored end to end: a real browser (Chromium, Firefox), real Pyodide, the real collector over
 TLS + HTTP/2 from another origin (issue: monitor real calls)."""
 
 import time
@@ -189,9 +189,9 @@ def goodbyes(collector, app, conference, wait_s=8.0):
             return ended, left, setups
 
 
-def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, collector, app_origin, python_runs):
+def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(new_context, collector, app_origin, python_runs):
     app = run_cli("apps", "create", "--name", "goodbye", "--data-dir", str(collector.data_dir))
-    context = browser.new_context()
+    context = new_context()
     results = []
     for run in range(20):
         conference = f"close-{run}-{uuid.uuid4().hex[:6]}"
@@ -230,9 +230,9 @@ def test_closing_or_leaving_the_page_says_goodbye_for_every_fabric(browser, coll
     context.close()
 
 
-def test_disable_before_unload_handler_sends_no_goodbye(browser, serve_page, collector, app_origin):
+def test_disable_before_unload_handler_sends_no_goodbye(new_context, serve_page, collector, app_origin):
     app = run_cli("apps", "create", "--name", "nogoodbye", "--data-dir", str(collector.data_dir))
-    context = browser.new_context()
+    context = new_context()
     conference = f"quiet-{uuid.uuid4().hex[:6]}"
     page = context.new_page()
     open_call(page, serve_page, app, conference, "&noGoodbye=1")

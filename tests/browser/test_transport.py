@@ -1,4 +1,4 @@
-"""Nothing lost (issue: the transport): real Chromium, a real call, a real collector that this test
+"""Nothing lost: a real browser, a real call, a real collector that this test
 stops, restarts, answers 429 in front of, or whose answer it loses, and tokens that expire."""
 
 import gzip
@@ -54,7 +54,7 @@ function hangUp() { pcs.forEach((pc) => pc.close()); }
 @pytest.fixture
 def own_collector(collector, dist, tmp_path):
     """start(port=0, *extra) -> a collector of this test's own (restartable on its port, same data),
-    with the certificate Chromium trusts."""
+    with the certificate the browser trusts."""
     cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
             "--keyfile", str(collector.data_dir / "collector-key.pem"))
     started = []
@@ -114,11 +114,11 @@ def assert_all_stored_once(page, server, app, conference):
     return stats
 
 
-def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, own_collector, python_runs):
+def test_a_30_s_outage_in_a_60_s_call_loses_nothing(new_context, own_collector, python_runs):
     server = own_collector()
     app = run_cli("apps", "create", "--name", "outage", "--data-dir", str(server.data_dir))
     conference = f"outage-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     console = []
     page.on("console", lambda m: console.append((time.time(), m.type, m.text)))
@@ -147,11 +147,11 @@ def test_a_30_s_outage_in_a_60_s_call_loses_nothing(browser, own_collector, pyth
     context.close()
 
 
-def test_429_with_retry_after_is_waited_and_loses_nothing(browser, serve_page, own_collector, app_origin):
+def test_429_with_retry_after_is_waited_and_loses_nothing(new_context, serve_page, own_collector, app_origin):
     server = own_collector()
     app = run_cli("apps", "create", "--name", "busy", "--data-dir", str(server.data_dir))
     conference = f"busy-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     window = {"until": 0.0}
     refused = []
@@ -197,11 +197,11 @@ def app_with_tokens(server, tmp_path) -> dict:
     return app
 
 
-def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_collector, tmp_path):
+def test_an_expiring_token_is_renewed_with_force_new(new_context, serve_page, own_collector, tmp_path):
     server = own_collector(0, "--token-lifetime", "20")  # renewed 10 s after it is issued
     app = app_with_tokens(server, tmp_path)
     conference = f"tokens-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
     page.wait_for_timeout(35_000)
@@ -214,11 +214,11 @@ def test_an_expiring_token_is_renewed_with_force_new(browser, serve_page, own_co
     context.close()
 
 
-def test_a_failing_token_generator_is_reported_and_asked_again(browser, serve_page, own_collector, tmp_path):
+def test_a_failing_token_generator_is_reported_and_asked_again(new_context, serve_page, own_collector, tmp_path):
     server = own_collector()
     app = {**app_with_tokens(server, tmp_path), "failFirst": True}  # the first callback gives an error
     conference = f"tokens-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
     wait_until(page, "seen.init.length === 2", timeout=60_000)
@@ -233,12 +233,12 @@ def test_a_failing_token_generator_is_reported_and_asked_again(browser, serve_pa
     context.close()
 
 
-def test_what_a_page_could_not_send_arrives_once_with_the_next_page(browser, serve_page, own_collector):
+def test_what_a_page_could_not_send_arrives_once_with_the_next_page(new_context, serve_page, own_collector):
     server = own_collector()
     port = int(server.url.rsplit(":", 1)[1].strip("/"))
     app = run_cli("apps", "create", "--name", "unreachable", "--data-dir", str(server.data_dir))
     conference = f"unreachable-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     open_page(page, serve_page, server, app, conference)
     wait_for_state(page, "(s) => s.transport.sent >= 6", timeout=60_000)
@@ -267,11 +267,13 @@ def test_what_a_page_could_not_send_arrives_once_with_the_next_page(browser, ser
     context.close()
 
 
-def test_a_lost_answer_is_sent_again_and_stored_once(browser, serve_page, own_collector):
+@pytest.mark.needs("request_bodies")
+@pytest.mark.browser_context_args(ignore_https_errors=True)  # route.fetch goes from Playwright itself
+def test_a_lost_answer_is_sent_again_and_stored_once(new_context, serve_page, own_collector):
     server = own_collector()
     app = run_cli("apps", "create", "--name", "lost", "--data-dir", str(server.data_dir))
     conference = f"lost-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context(ignore_https_errors=True)  # route.fetch goes from Playwright itself
+    context = new_context()
     page = context.new_page()
     posted, encodings = [], []  # (gzipped, plain length) of each
 
@@ -307,11 +309,11 @@ def item_ids(posted: dict) -> list:
     return [i["body"]["itemID"] for i in posted["items"]] if "items" in posted else [posted["itemID"]]
 
 
-def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(browser, serve_page, own_collector):
+def test_a_page_closed_before_python_was_ready_is_sent_by_the_next_one(new_context, serve_page, own_collector):
     server = own_collector()
     app = run_cli("apps", "create", "--name", "early", "--data-dir", str(server.data_dir))
     conference = f"early-{uuid.uuid4().hex[:6]}"
-    context = browser.new_context()
+    context = new_context()
     page = context.new_page()
     page.route("**/pyodide.mjs", lambda route: route.abort())  # Python never starts on this page
     page.goto(serve_page("transport.html", PAGE) + f"?c={quote(server.url)}&conference={conference}#"

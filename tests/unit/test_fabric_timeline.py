@@ -245,3 +245,20 @@ def test_a_farewell_is_the_goodbye_as_it_would_be_now_and_changes_nothing():
     assert {"stats", "events/fabric/terminated", "events/user/left"} <= set(kinds)
     assert items(farewell) <= items(goodbye) and goodbye["key"] == farewell["key"]
     assert api.fabrics[7].terminated and port.poll_clock[:2] == (None, [])
+
+
+def test_an_error_report_carries_no_address_when_collect_ip_is_false():
+    """A Firefox DOMException's stack names the page's URL: with an address for a host, redacted."""
+    port = FakePort()
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])  # collectIP: false
+    stack = "@https://192.0.2.7:8443/call.html:46:5"
+    for function in ("getUserMedia", "applicationLog"):
+        answer = api.call("reportError", {"pc": None, "conferenceID": "conf", "webRTCFunction": function,
+                                          "domError": {"name": "NotAllowedError", "message": "from 192.0.2.7",
+                                                       "stack": stack}})
+        assert answer["status"] == "success"
+    bodies = [i.body for i in api.session.transport.events if i.kind in ("events/fabric/setupfailed", "events/app/logs")]
+    assert len(bodies) == 2
+    assert "192.0.2.7" not in json.dumps(bodies)
+    assert all(b["stack"] == "@https://0.0.0.0:8443/call.html:46:5" and b["name"] == "NotAllowedError" for b in bodies)

@@ -140,3 +140,15 @@ def test_collect_ip_false_leaves_no_address():
     redacted = privacy.redact_sdp(sdp)
     assert "203.0.113.7" not in redacted and "192.168.1.20" not in redacted and "2001:db8" not in redacted
     assert "a=fingerprint:sha-256 AB:CD:EF:01:23" in redacted  # hex pairs are not addresses
+
+
+def test_collect_ip_false_clears_addresses_in_free_text():
+    """Firefox's stack traces name the page's URL; its host may be an address."""
+    from pyclient import privacy
+
+    stack = "@https://127.0.0.1:53935/call.html:46:5\nasync*@https://[2001:db8::7]:443/app.js:3:1"
+    assert privacy.redact_text(stack) == "@https://0.0.0.0:53935/call.html:46:5\nasync*@https://[::]:443/app.js:3:1"
+    # what only looks like an address stays: times, versions, fingerprints, out-of-range numbers
+    for text in ("at 12:30:45", "Firefox/153.0", "AB:CD:EF:01", "10.0.0.256", "fe80"):
+        assert privacy.redact_text(text) == text
+    assert privacy.redact_text(None) is None
