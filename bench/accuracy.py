@@ -1,8 +1,8 @@
 """Ground truth: what csStatsCallback reports against loss, delay and jitter a relay imposes.
 
-    .venv/bin/python bench/accuracy.py [--seconds 20] [--quick]
+    .venv/bin/python bench/accuracy.py [--browser chromium|firefox] [--seconds 20] [--quick]
 
-A real call (pc1 sends the fake camera and microphone to pc2, in one headless Chromium page)
+A real call (pc1 sends the fake camera and microphone to pc2, in one headless Chromium or Firefox page)
 whose packets all pass through bench/relay.py, which drops `loss` of them (evenly, so that
 conditions compare) and holds the others `delay` +- uniform `jitter` ms, each way. The relay
 counts, per SSRC, the RTP packets it saw and dropped, and the mean delay it applied: the
@@ -38,10 +38,10 @@ from tests.servers import run_cli, start_collector, start_page_server  # noqa: E
 INTERVAL_MS = 2000  # csStatsCallback every 2 s: the collector's submission interval
 
 
-def measure(browser, page_url: str, loss: float, delay: float, jitter: float, seconds: float) -> dict:
+def measure(browser, engine: str, page_url: str, loss: float, delay: float, jitter: float, seconds: float) -> dict:
     relay = Relay().start()
     relay.set(loss, delay, jitter)
-    page = browser.new_page()
+    page = browser.new_page(**load_playwright_config().context_options(engine))
     try:
         page.goto(page_url)
         connect(page, relay)
@@ -76,6 +76,7 @@ def summarise(reports: list, before: dict, after: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--browser", choices=load_playwright_config().ENGINES, default="chromium")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--quick", action="store_true", help="fewer conditions (loss at 50 ms, delay at 0 %%)")
     args = parser.parse_args()
@@ -96,10 +97,11 @@ def main() -> None:
         (pages_dir / "accuracy.html").write_text(RELAYED_PAGE.replace("{collector}", collector.url))
         url = f"{pages.url}accuracy.html#{json.dumps(app)}"
         with sync_playwright() as p:
-            browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))
+            engine = getattr(p, args.browser)
+            browser = engine.launch(**load_playwright_config().launch_options(args.browser, spki=collector.spki))
             for loss, delay, jitter in conditions:
                 console.print(f"loss {loss:.0%}, delay {delay:.0f} ms, jitter {jitter:.0f} ms ...")
-                results[(loss, delay, jitter)] = measure(browser, url, loss, delay, jitter, args.seconds)
+                results[(loss, delay, jitter)] = measure(browser, args.browser, url, loss, delay, jitter, args.seconds)
             browser.close()
     finally:
         pages.stop()
@@ -110,7 +112,7 @@ def main() -> None:
 
 def report(console: Console, results: dict, args) -> None:
     base_rtt = next((r["rtt"] for (l, d, j), r in results.items() if d == 0 and j == 0 and r["rtt"]), 0.0)
-    table = Table(title=f"Accuracy: csStatsCallback against the relay, {args.seconds:.0f} s per call "
+    table = Table(title=f"Accuracy in {args.browser}: csStatsCallback against the relay, {args.seconds:.0f} s per call "
                         f"(the call's own rtt without delay: {base_rtt:.1f} ms)")
     for column in ("loss %", "delay ms", "jitter ms", "relay dropped %", "reported loss %", "error pp",
                    "imposed rtt ms", "reported rtt ms", "rtt error ms", "within goals", "jitter ms (reported)",

@@ -2,10 +2,11 @@
 worker, and on the page where the page's CSP forbids the worker), @jitsi/rtcstats,
 webrtc-issue-detector.
 
-    .venv/bin/python bench/client_overhead.py [--seconds 60] [--streams 2 4 8] [--rounds 1] [--profile]
+    .venv/bin/python bench/client_overhead.py [--browser chromium|firefox] [--seconds 60] [--streams 2 4 8]
+                                              [--rounds 1] [--profile]
 
 The same real call (two pcs in one page, fake camera and microphone; N RTP streams = N/2 tracks
-sent one way, each an outbound and an inbound stream) in headless Chromium, once per monitor, every
+sent one way, each an outbound and an inbound stream) in headless Chromium (or Firefox), once per monitor, every
 monitor polling getStats() every 5 s (ours: the collector's submission interval set to 5 s, so it
 also uploads every 5 s; rtcstats sends every poll as it is produced). Measured over `--seconds`
 after a warm-up, then scaled to a minute:
@@ -26,6 +27,12 @@ after a warm-up, then scaled to a minute:
 "Pyodide alone" is our script loaded and Python started (in its worker) but never initialized:
 what the loader and the worker's presence cost the page before any work.
 
+In Firefox (`--browser firefox`), which gives a driver no task times, profiles or heap figures,
+the main-thread and worker columns are CPU time from Linux's /proc: the content processes' main
+threads ("Isolated Web Co", "Web Content") and their worker threads ("DOM Worker"), in 10 ms ticks,
+the no-monitor run's subtracted likewise. Firefox has no Long Tasks API and no JS heap figure for
+a page: those cells say "n/a" rather than a made-up zero. --profile is Chromium's only.
+
 With --profile each run also records a CPU profile of the window (CDP Profiler) and a second
 table splits the added main-thread time into garbage collection, wasm (our Python), JavaScript,
 browser natives called from JS (fetch, getStats, postMessage...) and Chromium's own "(program)".
@@ -37,6 +44,7 @@ every monitor three times in turn and gives the medians.
 import argparse
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -132,9 +140,9 @@ def bundle_peers(pages: Path) -> None:
                         f"--outfile={pages / out}", "--log-level=warning"], cwd=PEERS, check=True)
 
 
-def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, collector_url: str,
+def run_one(browser, engine: str, base_url: str, monitor: str, streams: int, seconds: float, collector_url: str,
             profile: bool = False) -> dict:
-    context = browser.new_context()
+    context = browser.new_context(**load_playwright_config().context_options(engine))
     page = context.new_page()
     sent = {"bytes": 0, "requests": 0, "counting": False}
     connection = hpack.Encoder()  # the page's one HTTP/2 connection to the collector: one header table
@@ -159,42 +167,100 @@ def run_one(browser, base_url: str, monitor: str, streams: int, seconds: float, 
 
     page.on("requestfinished", count_request)
     page.route_web_socket(f"{RTCSTATS_ENDPOINT}/**", rtcstats_server)
-    cdp = context.new_cdp_session(page)
-    cdp.send("Performance.enable")
+    clock = ChromiumClock(browser, context, page, profile) if engine == "chromium" else FirefoxClock()
     page.goto(f"{base_url}{slug(monitor)}.html")
     page.evaluate("monitorReady")
     page.evaluate(f"call({streams})")
     page.wait_for_function("pcs.every((pc) => pc.connectionState === 'connected')", timeout=30_000)
     page.wait_for_timeout(POLL_MS + 2000)  # warm-up: the first polls and uploads
 
-    if profile:
-        cdp.send("Profiler.enable")
-        cdp.send("Profiler.start")
-    worker = WorkerProfile.of(browser, page)
-    before = metrics(cdp)
+    clock.start()
     started = page.evaluate("performance.now()")
     sent["counting"] = True
     page.wait_for_timeout(seconds * 1000)
     sent["counting"] = False
-    after = metrics(cdp)
-    worker_ms = worker.busy_ms() if worker else 0.0
-    where = where_it_goes(cdp.send("Profiler.stop")["profile"]) if profile else {}
+    measured = clock.stop()
     ended = page.evaluate("performance.now()")
     long_tasks = [d for t, d in page.evaluate("longTasks") if started <= t <= ended]
     ours = page.evaluate("window.callstats ? callstats._inspect().then((s) => [s.pollMs, s.wasmBytes]) : null")
     context.close()
     minutes = seconds / 60
     return {
-        "task_ms_per_min": (after["TaskDuration"] - before["TaskDuration"]) * 1000 / minutes,
-        "worker_ms_per_min": worker_ms / minutes,
-        "long_ms_per_min": float(sum(long_tasks)) / minutes,
-        "heap_mb": after["JSHeapUsedSize"] / 1e6,
+        "task_ms_per_min": measured["main_ms"] / minutes,
+        "worker_ms_per_min": measured["worker_ms"] / minutes,
+        "long_ms_per_min": float(sum(long_tasks)) / minutes if engine == "chromium" else math.nan,
+        "heap_mb": measured["heap_mb"],
         "wasm_mb": ours[1] / 1e6 if ours else 0.0,
         "python_poll_ms": ours[0][-int(seconds * 1000 / POLL_MS):] if ours else [],
         "kb_per_min": sent["bytes"] / 1000 / minutes,
         "requests_per_min": sent["requests"] / minutes,
-        "where_ms_per_min": {k: v / minutes for k, v in where.items()},
+        "where_ms_per_min": {k: v / minutes for k, v in measured["where"].items()},
     }
+
+
+class ChromiumClock:
+    """Chromium's own figures over the window: the page's task time (CDP Performance.getMetrics),
+    its worker's CPU profile, its JS heap, and (with --profile) where the main-thread time went."""
+
+    def __init__(self, browser, context, page, profile: bool):
+        self.browser, self.page, self.profile = browser, page, profile
+        self.cdp = context.new_cdp_session(page)
+        self.cdp.send("Performance.enable")
+
+    def start(self) -> None:
+        if self.profile:
+            self.cdp.send("Profiler.enable")
+            self.cdp.send("Profiler.start")
+        self.worker = WorkerProfile.of(self.browser, self.page)
+        self.before = metrics(self.cdp)
+
+    def stop(self) -> dict:
+        after = metrics(self.cdp)
+        return {"main_ms": (after["TaskDuration"] - self.before["TaskDuration"]) * 1000,
+                "worker_ms": self.worker.busy_ms() if self.worker else 0.0,
+                "heap_mb": after["JSHeapUsedSize"] / 1e6,
+                "where": where_it_goes(self.cdp.send("Profiler.stop")["profile"]) if self.profile else {}}
+
+
+class FirefoxClock:
+    """Firefox's content processes, from /proc: CPU time of their main threads and of their
+    "DOM Worker" threads (utime + stime, in clock ticks). The bench opens one page at a time, so
+    the other content processes' main threads add only their idle ticks, alike in every run."""
+
+    MAIN = ("Isolated Web Co", "Web Content")
+    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> dict:
+        after = self._sample()
+        return {"main_ms": after[0] - self.before[0], "worker_ms": after[1] - self.before[1],
+                "heap_mb": math.nan, "where": {}}
+
+    def _sample(self) -> tuple[float, float]:
+        main = worker = 0.0
+        for process in Path("/proc").iterdir():
+            if not process.name.isdigit() or _read(process / "comm") not in self.MAIN:
+                continue
+            for thread in (process / "task").iterdir():
+                name = _read(thread / "comm")
+                if thread.name == process.name:
+                    main += self._cpu_ms(thread)
+                elif name == "DOM Worker":
+                    worker += self._cpu_ms(thread)
+        return main, worker
+
+    def _cpu_ms(self, thread: Path) -> float:
+        fields = _read(thread / "stat").rsplit(")", 1)[-1].split()
+        return (int(fields[11]) + int(fields[12])) * self.TICK_MS  # utime, stime (fields 14, 15)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:  # a thread or process that ended meanwhile
+        return ""
 
 
 class WorkerProfile:
@@ -288,6 +354,7 @@ def slug(monitor: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--browser", choices=load_playwright_config().ENGINES, default="chromium")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--streams", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--rounds", type=int, default=1,
@@ -297,6 +364,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="also a CPU profile of each run: where the main-thread time goes (adds its own overhead)")
     args = parser.parse_args()
+    if args.profile and args.browser != "chromium":
+        parser.error("--profile needs Chromium's CPU profiler")
     args.chosen = [m for m in MONITORS if args.monitors is None or slug(m) in args.monitors + ["none", "rtcstats"]]
     console = Console(width=220)
     folder = Path(tempfile.mkdtemp(prefix="client-overhead-"))
@@ -315,13 +384,15 @@ def main() -> None:
             (pages_dir / f"{slug(monitor)}.html").write_text(page)
         runs: dict[tuple, list] = {}
         with sync_playwright() as p:
-            browser = p.chromium.launch(**load_playwright_config().launch_options(spki=collector.spki))
+            engine = getattr(p, args.browser)
+            browser = engine.launch(**load_playwright_config().launch_options(args.browser, spki=collector.spki))
             for round_ in range(1, args.rounds + 1):
                 for streams in args.streams:
                     for monitor in args.chosen:  # in turn, so that machine noise hits every monitor alike
                         console.print(f"round {round_}, {streams} streams: {monitor} ...")
                         runs.setdefault((streams, monitor), []).append(
-                            run_one(browser, pages.url, monitor, streams, args.seconds, collector.url, args.profile))
+                            run_one(browser, args.browser, pages.url, monitor, streams, args.seconds, collector.url,
+                                    args.profile))
             browser.close()
     finally:
         pages.stop()
@@ -342,7 +413,8 @@ def median_run(runs: list[dict]) -> dict:
 
 def report(console: Console, results: dict, args) -> None:
     polls_per_min = 60_000 / POLL_MS
-    table = Table(title=f"Client overhead: the same call, a poll every {POLL_MS / 1000:.0f} s, "
+    clock = ("task time" if args.browser == "chromium" else "CPU time of the threads (/proc)")
+    table = Table(title=f"Client overhead in {args.browser} ({clock}): the same call, a poll every {POLL_MS / 1000:.0f} s, "
                         f"{args.seconds:.0f} s measured per run, scaled to a minute"
                         + (f"; median of {args.rounds} runs each" if args.rounds > 1 else ""))
     for column in ("streams", "monitor", "main-thread ms/poll (added)", "x rtcstats", "worker ms/poll",
@@ -364,8 +436,10 @@ def report(console: Console, results: dict, args) -> None:
                 "" if monitor == NONE else f"{poll / peer_poll:.2f}" if peer_poll else "-",
                 f"{r['worker_ms_per_min'] / polls_per_min:.1f}" if r["worker_ms_per_min"] else "",
                 f"{statistics.median(python):.1f} / {sorted(python)[math.ceil(0.95 * len(python)) - 1]:.1f}" if python else "",
-                f"{r['long_ms_per_min']:.0f}",
-                f"{r['heap_mb']:.1f}" if monitor == NONE else f"{r['heap_mb']:.1f} ({r['heap_mb'] - base_heap:+.1f})", f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
+                "n/a" if math.isnan(r["long_ms_per_min"]) else f"{r['long_ms_per_min']:.0f}",
+                "n/a" if math.isnan(r["heap_mb"]) else f"{r['heap_mb']:.1f}" if monitor == NONE
+                else f"{r['heap_mb']:.1f} ({r['heap_mb'] - base_heap:+.1f})",
+                f"{r['wasm_mb']:.0f}" if r["wasm_mb"] else "",
                 f"{r['kb_per_min']:.1f}",
                 f"{r['kb_per_min'] / peer['kb_per_min']:.2f}" if peer["kb_per_min"] and r["kb_per_min"] else "",
                 f"{r['requests_per_min']:.1f}")

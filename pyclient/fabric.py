@@ -54,6 +54,7 @@ class Fabric:
     last_sample: Optional[dict] = None  # the last getStats() sample, by entry id
     last_sample_bytes: int = 0  # its report's JSON length: what it holds of the send buffer
     last_upload_at: float = 0.0
+    last_sample_queued: bool = False  # last_sample went up already: the fabric's end adds no copy
     rtt: Optional[float] = None
     ssrc_users: dict = field(default_factory=dict)  # ssrc -> {userID, usageLabel} (associateMstWithUserID)
     sdp: dict = field(default_factory=dict)  # {"localSDP", "remoteSDP"}: the newest descriptions

@@ -258,10 +258,11 @@ class Session:
             self.send(**item)
 
     def _ending(self, fabric: Fabric, fields: Optional[dict] = None) -> list[dict]:
-        """send() arguments that end a fabric: its final stats, then fabricTerminated. Their
+        """send() arguments that end a fabric: its final stats (unless the last poll's upload was
+        that sample: the same timestamp must not be stored twice), then fabricTerminated. Their
         itemIDs are stable, so a farewell the page already sent and a later goodbye store once."""
         ending = []
-        if fabric.last_sample is not None:
+        if fabric.last_sample is not None and not fabric.last_sample_queued:
             final = stats.common_timestamp(fabric.last_sample)
             ending.append(self._stats_item(fabric, fabric.last_sample, item_id=stable_id(
                 fabric.connection_id, "final", final)))
@@ -345,7 +346,7 @@ class Session:
             pair = stats.selected_pair(sample)
             self._transport_changed(fabric, sample, pair)
             figures = stats.streams(fabric.last_sample, sample)
-            fabric.last_sample = sample
+            fabric.last_sample, fabric.last_sample_queued = sample, False
             fabric.rtt = stats.pair_rtt_ms(pair)
             fabric.last_sample_bytes = len(text)
             by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
@@ -365,6 +366,7 @@ class Session:
     def _upload(self, fabric: Fabric, sample: dict, at: float) -> None:
         self.send(**self._stats_item(fabric, sample))
         fabric.last_upload_at = at
+        fabric.last_sample_queued = sample is fabric.last_sample
 
     def _stats_item(self, fabric: Fabric, sample: dict, **more) -> dict:
         # whole: the transport makes it a delta against what the collector has when it is sent

@@ -104,3 +104,29 @@ def python_runs(request, serve_page):
         return serve_page(name, html)
 
     return SimpleNamespace(mode=request.param, serve=serve)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def new_context(new_context, request):
+    """pytest-playwright's new_context, each context's console, page errors and failed requests
+    recorded: printed with the test's report when it fails (what the page saw, on either engine)."""
+    seen = []
+
+    def create(**kwargs):
+        context = new_context(**kwargs)
+        context.on("console", lambda m: seen.append(f"console.{m.type}: {m.text[:500]}"))
+        context.on("weberror", lambda e: seen.append(f"page error: {str(e.error)[:500]}"))
+        context.on("requestfailed", lambda r: seen.append(f"request failed: {r.method} {r.url[:120]} {r.failure}"))
+        return context
+
+    yield create
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed and seen:
+        print("what the pages saw:\n  " + "\n  ".join(seen[-60:]))

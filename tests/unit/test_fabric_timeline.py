@@ -262,3 +262,32 @@ def test_an_error_report_carries_no_address_when_collect_ip_is_false():
     assert len(bodies) == 2
     assert "192.0.2.7" not in json.dumps(bodies)
     assert all(b["stack"] == "@https://0.0.0.0:8443/call.html:46:5" and b["name"] == "NotAllowedError" for b in bodies)
+
+
+def test_the_end_of_a_fabric_adds_no_second_copy_of_a_sample_already_uploaded():
+    from pyclient.session import POLL_MS
+
+    port = FakePort()
+    port.reports[7] = [report("P1"), report("P2")]
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.session.transport.claims["submissionInterval"] = POLL_MS  # every poll uploads
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.poll()  # uploaded: the goodbye leaves it where it is
+    goodbye = api.goodbye()
+    stamps = [json.loads(i["b"])["timestamp"] for i in json.loads(goodbye["record"])["items"] if i["k"] == "stats"]
+    assert len(stamps) == len(set(stamps)) == 1
+
+    port = FakePort()
+    port.reports[7] = [report("P1"), report("P2")]
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.session.transport.claims["submissionInterval"] = 4 * POLL_MS
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.poll()
+    port.poll()  # not due: the second sample is only the fabric's; its end sends it
+    fabric = api.fabrics[7]
+    assert not fabric.last_sample_queued
+    goodbye = api.goodbye()
+    stamps = [json.loads(i["b"])["timestamp"] for i in json.loads(goodbye["record"])["items"] if i["k"] == "stats"]
+    assert len(stamps) == len(set(stamps)) == 2  # the first poll's upload and the final sample
