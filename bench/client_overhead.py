@@ -29,8 +29,8 @@ what the loader and the worker's presence cost the page before any work.
 
 In Firefox (`--browser firefox`), which gives a driver no task times, profiles or heap figures,
 the main-thread and worker columns are CPU time from Linux's /proc: the content processes' main
-threads ("Isolated Web Co", "Web Content") and their worker threads ("DOM Worker"), in 10 ms ticks,
-the no-monitor run's subtracted likewise. Firefox has no Long Tasks API and no JS heap figure for
+threads ("Isolated Web Co", "Web Content") and their worker threads ("DOM Worker"), from each
+thread's schedstat (ns on the CPU), the no-monitor run's subtracted likewise. Firefox has no Long Tasks API and no JS heap figure for
 a page: those cells say "n/a" rather than a made-up zero. --profile is Chromium's only.
 
 With --profile each run also records a CPU profile of the window (CDP Profiler) and a second
@@ -44,7 +44,6 @@ every monitor three times in turn and gives the medians.
 import argparse
 import json
 import math
-import os
 import shutil
 import statistics
 import subprocess
@@ -224,11 +223,11 @@ class ChromiumClock:
 
 class FirefoxClock:
     """Firefox's content processes, from /proc: CPU time of their main threads and of their
-    "DOM Worker" threads (utime + stime, in clock ticks). The bench opens one page at a time, so
-    the other content processes' main threads add only their idle ticks, alike in every run."""
+    "DOM Worker" threads (schedstat: ns on the CPU; utime and stime count only 10 ms ticks). The
+    bench opens one page at a time, so the other content processes' main threads add only their
+    idle work, alike in every run."""
 
     MAIN = ("Isolated Web Co", "Web Content")
-    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
     def start(self) -> None:
         self.before = self._sample()
@@ -252,8 +251,8 @@ class FirefoxClock:
         return main, worker
 
     def _cpu_ms(self, thread: Path) -> float:
-        fields = _read(thread / "stat").rsplit(")", 1)[-1].split()
-        return (int(fields[11]) + int(fields[12])) * self.TICK_MS  # utime, stime (fields 14, 15)
+        run_ns = _read(thread / "schedstat").split(" ")[0]
+        return int(run_ns) / 1e6 if run_ns else 0.0
 
 
 def _read(path: Path) -> str:
