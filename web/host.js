@@ -9,6 +9,7 @@
 import { sendGoodbye } from "./goodbye.js";
 
 const now = () => performance.timeOrigin + performance.now();
+const START_TRIES = 3;
 
 export function serve(channel, mode) {
   const post = (message) => channel.postMessage(message);
@@ -169,6 +170,33 @@ export function serve(channel, mode) {
     inspect: ({ id }) => post({ t: "settled", id, value: entry ? inspect() : null }),
   };
 
+  // Pyodide's start never settles when instantiating its wasm fails: it only warns "wasm
+  // instantiation failed!" (seen in Firefox, a fetch of the wasm aborted under load). That warning
+  // is the only sign, so it is watched for while Pyodide starts, and the start is tried again
+  // (a fresh fetch, a fresh module), up to START_TRIES times, before the page is told it failed.
+  async function startPyodide(loadPyodide) {
+    // a fresh object each time: loadPyodide writes into the one it is given
+    const options = () => ({ indexURL: init.assets, lockFileURL: init.assets + "pyodide-lock.json",
+                             packageBaseUrl: init.assets, packages: init.packages, checkAPIVersion: true });
+    const warn = console.warn;
+    for (let tries = 1; ; tries++) {
+      let failed;
+      const instantiation = new Promise((_, reject) => { failed = reject; });
+      console.warn = (...args) => {
+        if (args[0] === "wasm instantiation failed!") failed(new Error("Pyodide's wasm did not instantiate"));
+        warn.apply(console, args);
+      };
+      try {
+        return await Promise.race([loadPyodide(options()), instantiation]);
+      } catch (err) {
+        if (tries >= START_TRIES) throw err;
+        bridge.log("warn", `starting Python failed (${err.message}); trying again`);
+      } finally {
+        console.warn = warn;
+      }
+    }
+  }
+
   function inspect() {
     // wasmBytes: the linear memory Python lives in (bench/client_overhead.py)
     return { ...JSON.parse(entry.inspect()), mode, bootTimes, wasmBytes: pyodide._module.HEAPU8.byteLength };
@@ -186,13 +214,7 @@ export function serve(channel, mode) {
   async function start() {
     const marks = { start: performance.now() };
     const { loadPyodide } = await import(init.assets + "pyodide.mjs");
-    pyodide = await loadPyodide({
-      indexURL: init.assets,
-      lockFileURL: init.assets + "pyodide-lock.json",
-      packageBaseUrl: init.assets,
-      packages: init.packages,
-      checkAPIVersion: true,
-    });
+    pyodide = await startPyodide(loadPyodide);
     marks.pyodide = performance.now();
     const started = pyodide.pyimport("pyclient.browser").start(bridge);
     marks.python = performance.now();

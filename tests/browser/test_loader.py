@@ -134,3 +134,19 @@ def test_the_loaders_early_checks_word_every_case_as_python_does(page, serve_pag
     mismatches = [(c, j, p) for c, j, p in zip(cases, js, py) if j != p]
     assert not mismatches, f"{len(mismatches)} differ:\n" + "\n".join(f"{c[0]}: js={j!r} py={p!r}" for c, j, p in mismatches)
     assert sum(v is not None for v in py) > 200  # most of the table is bad input
+
+
+def test_a_failed_start_of_pythons_wasm_is_tried_again(page, serve_page):
+    # Pyodide's own start never settles when its wasm fails to instantiate (it only warns); the
+    # first fetch of the wasm is cut here, as a network or cache failure would
+    fetched = []
+
+    def cut_first(route):
+        fetched.append(route.request.url)
+        route.abort() if len(fetched) == 1 else route.fallback()
+
+    page.route("**/pyodide.asm.wasm", cut_first)
+    page.goto(serve_page("retry.html", CALL_PAGE))
+    page.wait_for_function("log.readyAt", timeout=READY_TIMEOUT_MS)
+    assert len(fetched) == 2
+    assert page.evaluate("callstats.sendFabricEvent(pc1, 'audioMute', 'conf-1')")["status"] == "success"
