@@ -1,4 +1,5 @@
-"""The loader in a real browser (Chromium, Firefox) with real Pyodide from dist/ (SPEC part 1; issue: one script tag)."""
+"""The loader in a real browser (Chromium, Firefox) with real Pyodide from dist/ (SPEC part 1: one
+script tag)."""
 
 import json
 

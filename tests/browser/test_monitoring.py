@@ -1,5 +1,5 @@
-"""A real call monitored end to end: a real browser (Chromium, Firefox), real Pyodide, the real collector over
-TLS + HTTP/2 from another origin (issue: monitor real calls)."""
+"""A real call monitored end to end: a real browser (Chromium, Firefox), real Pyodide, the real
+collector over TLS + HTTP/2 from another origin."""
 
 import time
 import uuid
