@@ -1,5 +1,6 @@
 """A userspace UDP relay that imposes known loss, delay and jitter between two pcs in one page
-(netem is not available here). Used by bench/accuracy.py and by a browser test.
+(netem is not available here). Used by bench/accuracy.py and by a browser test. `TurnFront`
+(below) is the same idea in front of a TURN server, for the pre-call test.
 
 Each pc is given the other's candidate rewritten to a relay socket: side "a" stands for pc A in
 front of pc B, side "b" for pc B in front of pc A. What B sends to "a" leaves from "b" to A's
@@ -15,6 +16,8 @@ import random
 import socket
 import threading
 from typing import Optional
+
+from collector.coturn import own_address
 
 
 class _Side(asyncio.DatagramProtocol):
@@ -34,17 +37,6 @@ def _rtp_ssrc(data: bytes) -> Optional[int]:
     if len(data) < 12 or data[0] >> 6 != 2 or 192 <= data[1] <= 223:
         return None
     return int.from_bytes(data[8:12], "big")
-
-
-def own_address() -> str:
-    """This machine's IPv4 address (where the browser's host candidates are): the relay sits on
-    the same interface, as a peer on the LAN would."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("10.255.255.255", 9))
-        return probe.getsockname()[0]
-    finally:
-        probe.close()
 
 
 class Relay:
@@ -120,6 +112,124 @@ class Relay:
 
     def mean_delay_ms(self) -> float:
         return self.applied_ms[0] / self.applied_ms[1] if self.applied_ms[1] else 0.0
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+class _Upstream(asyncio.DatagramProtocol):
+    """One client's socket towards the TURN server: what the server answers goes back to the client."""
+
+    def __init__(self, front: "TurnFront", client: tuple):
+        self.front, self.client = front, client
+        self.transport: Optional[asyncio.DatagramTransport] = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.front.listener.transport.sendto(data, self.client)
+
+
+def _carries_media(data: bytes) -> bool:
+    """A TURN ChannelData message or Send indication (what carries the pcs' packets); not the
+    TURN control messages (allocate, refresh, permissions), which pass untouched."""
+    if len(data) < 4:
+        return False
+    return 0x40 <= data[0] <= 0x7F or data[:2] == b"\x00\x16"
+
+
+class TurnFront:
+    """Stands in front of a TURN server on loopback: the pages are given its port as the TURN
+    server's. UDP: each client gets a socket of its own towards the server; what a client sends
+    towards the server is impaired (every `loss` share of its media packets dropped, evenly, the
+    others held `delay_ms`), what the server sends back is not. So each packet between the
+    pre-call test's two pcs is impaired exactly once (on its sender's way in), and a round trip
+    twice: the same ground truth as Relay's "each way". TCP is passed through as it is.
+    `counts` says what reached it: {"udp": datagrams, "tcp": connections}."""
+
+    def __init__(self, turn_host: str, turn_port: int, host: Optional[str] = None):
+        self.turn = (turn_host, turn_port)
+        self.host = host or turn_host
+        self.loss, self.delay_ms = 0.0, 0.0
+        self.counts = {"udp": 0, "tcp": 0}
+        self.media = {}  # client -> [media packets seen, dropped]: the ground truth
+        self.upstreams: dict[tuple, _Upstream] = {}
+        self.loop = asyncio.new_event_loop()
+        self.listener: Optional[_Side] = None
+        self.port = 0
+
+    def start(self) -> "TurnFront":
+        ready = threading.Event()
+        threading.Thread(target=self._run, args=(ready,), daemon=True).start()
+        ready.wait(10)
+        return self
+
+    def set(self, loss: float = 0.0, delay_ms: float = 0.0) -> None:
+        self.loss, self.delay_ms = loss, delay_ms
+
+    def url(self, transport: str = "udp") -> str:
+        return f"turn:{self.host}:{self.port}?transport={transport}"
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        front = self
+
+        class Listener(asyncio.DatagramProtocol):
+            def connection_made(self, transport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr) -> None:
+                front._from_client(data, addr)
+
+        _, self.listener = self.loop.run_until_complete(self.loop.create_datagram_endpoint(Listener, sock=sock))
+        self.loop.run_until_complete(asyncio.start_server(self._tcp, self.host, self.port))
+        ready.set()
+        self.loop.run_forever()
+
+    def _from_client(self, data: bytes, client: tuple) -> None:
+        self.counts["udp"] += 1
+        upstream = self.upstreams.get(client)
+        if upstream is None:
+            upstream = self.upstreams[client] = _Upstream(self, client)
+            self.loop.create_task(self.loop.create_datagram_endpoint(lambda: upstream, remote_addr=self.turn))
+        send = lambda: upstream.transport and upstream.transport.sendto(data)  # noqa: E731
+        if not _carries_media(data):
+            self.loop.call_later(0.002, send) if upstream.transport is None else send()
+            return
+        seen = self.media.setdefault(client, [0, 0])
+        seen[0] += 1
+        if int(seen[0] * self.loss) > int((seen[0] - 1) * self.loss):
+            seen[1] += 1
+            return
+        self.loop.call_later(self.delay_ms / 1000, send)
+
+    async def _tcp(self, reader, writer) -> None:
+        self.counts["tcp"] += 1
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.turn)
+        except OSError:
+            writer.close()
+            return
+
+        async def pipe(source, sink):
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def dropped_share(self) -> float:
+        seen = sum(s for s, _ in self.media.values())
+        return sum(d for _, d in self.media.values()) / seen if seen else 0.0
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -25,6 +25,25 @@ def storage_args(parser) -> None:
     parser.add_argument("--database-url", help="e.g. postgresql://user:pass@host/db (default: SQLite in --data-dir)")
 
 
+def turn_args(parser) -> None:
+    parser.add_argument("--turn-url", help="the TURN server for the pre-call test, turn:host:3478 (UDP and TCP)")
+    parser.add_argument("--turn-secret", default=os.environ.get("COLLECTOR_TURN_SECRET"),
+                        help="its static-auth-secret (coturn use-auth-secret); or COLLECTOR_TURN_SECRET")
+
+
+def turn_of(args, parser):
+    from .turn import Turn, parse_url
+
+    if not args.turn_url:
+        return None
+    if not args.turn_secret:
+        parser.error("--turn-url needs --turn-secret (or COLLECTOR_TURN_SECRET)")
+    try:
+        return Turn(parse_url(args.turn_url), args.turn_secret)
+    except ValueError as exc:
+        parser.error(f"--turn-url: {exc}")
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="python -m collector", description="The callstats collector.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -43,6 +62,7 @@ def build_parser() -> Parser:
                        help="ms between a client's stats uploads (told in its access token)")
     serve.add_argument("--token-lifetime", type=int, default=7200,
                        help="seconds an access token is valid (clients renew it before it expires)")
+    turn_args(serve)
 
     demo = commands.add_parser("demo", help="serve with a demo app: a real call at /demo/ (SQLite)")
     demo.add_argument("--host", default="127.0.0.1")
@@ -103,7 +123,25 @@ def demo(args, parser) -> int:
     args.database_url, args.certfile, args.keyfile = None, None, None
     # uploads every 5 s rather than 15 s: the demo's dashboard charts fill in while one watches
     args.workers, args.rate, args.burst, args.submission_interval, args.token_lifetime = 1, 50.0, 200.0, 5000, 7200
-    return serve(args, parser, demo_app={"appID": app["appID"], "appSecret": app["appSecret"]})
+    turn = _demo_turn(args)
+    args.turn_url, args.turn_secret = (turn.turn.url, turn.turn.secret) if turn else (None, None)
+    try:
+        return serve(args, parser, demo_app={"appID": app["appID"], "appSecret": app["appSecret"]})
+    finally:
+        if turn:
+            turn.stop()
+
+
+def _demo_turn(args):
+    """A coturn on loopback for the demo's pre-call test, when it is installed."""
+    from . import coturn
+
+    if not coturn.installed():
+        print("demo: no pre-call test (coturn is not installed: apt-get install coturn)", flush=True)
+        return None
+    started = coturn.start(args.data_dir / "turn")
+    print(f"demo: pre-call test through coturn at {started.turn.url}", flush=True)
+    return started
 
 
 def serve(args, parser, demo_app=None) -> int:
@@ -123,12 +161,13 @@ def serve(args, parser, demo_app=None) -> int:
     config.alpn_protocols = ["h2", "http/1.1"]
     config.accesslog = None
     url = database_url(args.data_dir, args.database_url)
+    turn = turn_of(args, parser)
     print(f"collector: https://{args.host}:{args.port}/  (HTTP/2, TLS)", flush=True)
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
     if args.workers <= 1:
         app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst,
                          submission_interval=args.submission_interval, token_lifetime=args.token_lifetime,
-                         demo_app=demo_app)
+                         demo_app=demo_app, turn=turn)
         asyncio.run(hypercorn_serve(app, config))
         return 0
     return _serve_workers(config, args, url)
@@ -149,7 +188,8 @@ def _serve_workers(config, args, url: str) -> int:
     os.environ.update(COLLECTOR_DATABASE_URL=url, COLLECTOR_DIST=str(args.dist) if args.dist.is_dir() else "",
                       COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst),
                       COLLECTOR_SUBMISSION_INTERVAL=str(args.submission_interval),
-                      COLLECTOR_TOKEN_LIFETIME=str(args.token_lifetime))
+                      COLLECTOR_TOKEN_LIFETIME=str(args.token_lifetime),
+                      COLLECTOR_TURN_URL=args.turn_url or "", COLLECTOR_TURN_SECRET=args.turn_secret or "")
     config.application_path = "collector.app:from_environment()"
     config.workers = args.workers
     return run(config)

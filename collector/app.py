@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from dataclasses import replace
 from urllib.parse import unquote
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from .encoding import GzipRequests
 from .limits import BodyLimit, RateLimiter, TooLarge, TooMany
 from .static import PrecompressedFiles
 from .store import Store, make_engine, migrate
+from .turn import Turn
 
 BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 
@@ -24,7 +26,7 @@ BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
 def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
                body_limit: int = BODY_LIMIT, run_migrations: bool = True,
                submission_interval: int = 15000, token_lifetime: int = auth.TOKEN_LIFETIME_S,
-               demo_app: Optional[dict] = None) -> FastAPI:
+               demo_app: Optional[dict] = None, turn: Optional[Turn] = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(database_url)
@@ -39,6 +41,7 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     app.state.body_limit = body_limit
     app.state.submission_interval = submission_interval
     app.state.token_lifetime = token_lifetime
+    app.state.turn = turn and replace(turn, ttl_s=token_lifetime)
     app.state.limiter = RateLimiter(rate, burst)
     app.include_router(protocol.router)
     app.include_router(reading.router)
@@ -64,10 +67,11 @@ def from_environment() -> FastAPI:
     schema and passes its settings in the environment."""
     env = os.environ
     dist = Path(env["COLLECTOR_DIST"]) if env.get("COLLECTOR_DIST") else None
+    turn = Turn(env["COLLECTOR_TURN_URL"], env["COLLECTOR_TURN_SECRET"]) if env.get("COLLECTOR_TURN_URL") else None
     return create_app(env["COLLECTOR_DATABASE_URL"], dist=dist, rate=float(env["COLLECTOR_RATE"]),
                       burst=float(env["COLLECTOR_BURST"]), run_migrations=False,
                       submission_interval=int(env["COLLECTOR_SUBMISSION_INTERVAL"]),
-                      token_lifetime=int(env["COLLECTOR_TOKEN_LIFETIME"]))
+                      token_lifetime=int(env["COLLECTOR_TOKEN_LIFETIME"]), turn=turn)
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

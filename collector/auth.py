@@ -13,10 +13,19 @@ from urllib.parse import quote, unquote
 
 import jwt
 
+from .turn import Turn, credentials as turn_credentials
+
 TOKEN_LIFETIME_S = 7200
 SUBMISSION_INTERVAL_MS = 15000
 LEEWAY_S = 5
 THIRD_PARTY_ALGORITHMS = ("ES256", "RS256")
+# The kinds the deployed callstats.js sends only when its token lists them (SPEC part 2): this
+# collector stores them all, and the automatic pre-call test runs only when the first is listed.
+INGESTED_EVENTS = (
+    "precallTestResultsAutomatic", "precallTestResultsManual", "userFeedback", "sdpSubmissionEvent",
+    "applicationErrorLog", "activeDeviceList", "connectedDeviceList", "dominantSpeaker", "mediaPlaybackStart",
+    "mediaPlaybackSuspended", "oneWayMediaStart", "oneWayMediaStop", "circuitBreaker",
+)
 
 
 class AuthError(Exception):
@@ -88,9 +97,11 @@ def _decode(code: str, key: str, algorithms: list[str], required: list[str]) -> 
 
 
 def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = None,
-          submission_interval_ms: int = SUBMISSION_INTERVAL_MS, lifetime_s: int = TOKEN_LIFETIME_S) -> dict:
+          submission_interval_ms: int = SUBMISSION_INTERVAL_MS, lifetime_s: int = TOKEN_LIFETIME_S,
+          turn: Optional[Turn] = None) -> dict:
     """The /authenticate answer. Claims are what deployed clients read: appID as a number (the
-    AppID is all digits), userID URL-encoded, expiry as an ISO date-time, submissionInterval."""
+    AppID is all digits), userID URL-encoded, expiry as an ISO date-time, submissionInterval,
+    ingestedEvents. With a TURN server configured, `iceServers` carries credentials for it."""
     now = time.time() if now is None else now
     expires = int(now) + lifetime_s
     claims = {
@@ -99,11 +110,15 @@ def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = No
         "expiry": datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
         "submissionInterval": submission_interval_ms,
         "collectSDP": True,
+        "ingestedEvents": list(INGESTED_EVENTS),
         "iat": int(now),
         "exp": expires,
     }
     token = jwt.encode(claims, signing_key, algorithm="HS256")
-    return {"access_token": token, "token_type": "bearer", "expires_in": lifetime_s}
+    answer = {"access_token": token, "token_type": "bearer", "expires_in": lifetime_s}
+    if turn is not None:
+        answer["iceServers"] = [turn_credentials(turn, user_id, now)]
+    return answer
 
 
 def verify_access(header: Optional[str], signing_key: str) -> dict:

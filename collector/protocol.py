@@ -108,7 +108,7 @@ async def authenticate(
     except auth.AuthError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
     return auth.issue(app_id, user_id, state.signing_key, submission_interval_ms=state.submission_interval,
-                      lifetime_s=state.token_lifetime)
+                      lifetime_s=state.token_lifetime, turn=state.turn)
 
 
 @router.get("/clockSync")

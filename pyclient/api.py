@@ -193,6 +193,21 @@ class Callstats:
         self.proxy = args.config
         return answers.success(answers.say("done", method="setProxyConfig"))
 
+    def _makePrecallTest(self, args: models.MakePrecallTest, handles: dict, at: float) -> dict:
+        given = args.iceServers if isinstance(args.iceServers, list) else None
+        servers = [server.model_dump(exclude_none=True) for server in given] if given else None
+        callback = handles.get("callback") or (handles.get("iceServers") if given is None else None)
+        self.session.precall.start(servers, callback)
+        return answers.success(answers.say("queued", method="makePrecallTest"))
+
+    def _startPrecallTests(self, args: models.NoArguments, handles: dict, at: float) -> dict:
+        self.session.precall.start()
+        return answers.success(answers.say("queued", method="startPrecallTests"))
+
+    def _stopPrecallTests(self, args: models.NoArguments, handles: dict, at: float) -> dict:
+        self.session.precall.stop()
+        return answers.success(answers.say("done", method="stopPrecallTests"))
+
     # ---- helpers ----
 
     def _answer_later(self, callback, status: str, msg: str) -> None:

@@ -80,6 +80,12 @@ class BrowserPort:
         if old is not None:
             old.destroy()  # the loader called it for the last time already (it checks its timer)
 
+    async def probe(self, options: dict) -> dict:
+        return json.loads(await _promise("probe", json.dumps(options)))
+
+    def stop_probe(self, reason: str) -> None:
+        self.bridge.stopProbe(reason)
+
     async def token_from(self, generator, force_new: bool) -> str:
         return str(await _promise("token", generator, force_new))
 

@@ -80,6 +80,7 @@ AppID = Union[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,19}$")], Annot
 Rating = Annotated[int, Field(ge=1, le=5)]
 CollectorURL = Annotated[str, StringConstraints(pattern=r"^https://[^\s/]+(/[^\s]*)?/$", max_length=2048)]
 SDP = Annotated[str, StringConstraints(max_length=1_000_000)]
+IceURL = Annotated[str, StringConstraints(pattern=r"^(turns?|stuns?):[^\s]+$", max_length=2048)]
 
 
 class AdditionalIDs(Model):
@@ -257,6 +258,24 @@ class SetProxyConfig(Model):
     config: ProxyConfig
 
 
+class IceServer(Model):
+    """An RTCIceServer a page hands to makePrecallTest (only its TURN URLs are used)."""
+
+    urls: Union[IceURL, Annotated[list[IceURL], Field(min_length=1, max_length=10)]]
+    username: Optional[Chars(512, 0)] = None
+    credential: Optional[Chars(512, 0)] = None
+
+
+class MakePrecallTest(Model):
+    # iceServers may be left out, or be the callback itself (makePrecallTest(callback))
+    iceServers: Optional[Union[Annotated[list[IceServer], Field(min_length=1, max_length=10)], JsFunction]] = None
+    callback: Optional[JsFunction] = None
+
+
+class NoArguments(Model):
+    pass
+
+
 @dataclass(frozen=True)
 class Method:
     """What the API (and the loader, before Python is ready) knows of one method."""
@@ -292,17 +311,18 @@ METHODS = {
         Method("setIdentifiers", 2, SetIdentifiers),
         Method("on", 2, On, needs_init=False),
         Method("setProxyConfig", 1, SetProxyConfig, needs_init=False),
+        Method("makePrecallTest", 2, MakePrecallTest),
+        Method("startPrecallTests", 0, NoArguments),
+        Method("stopPrecallTests", 0, NoArguments),
     )
 }
 
-# Present in the last public callstats.js; they answer "not supported" until the pre-call test exists.
+# Present in the last public callstats.js; they answer "not supported" (what they did is not
+# documented: Wi-Fi statistics, and results of a test other than the pre-call test).
 UNSUPPORTED = {
     "getTurnCredentials": 0,
     "attachWifiStatsHandler": 1,
     "resetWifiStatsHandler": 0,
-    "makePrecallTest": 2,
-    "startPrecallTests": 0,
-    "stopPrecallTests": 0,
     "getSctResults": 0,
 }
 

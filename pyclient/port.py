@@ -50,6 +50,13 @@ class Port(Protocol):
         """From now on, every `ms`: getStats() of these pcs, then sink(reports as get_stats gives
         them, the time the poll was due). Replaces the poll given before; ms None stops it."""
 
+    async def probe(self, options: dict) -> dict:
+        """One pre-call probe by the loader (web/precall.js): two relay-only pcs through
+        options["iceServers"], measured as the options say; what it measured (see precall.js)."""
+
+    def stop_probe(self, reason: str) -> None:
+        """Stop the probe under way at once (its result says `stopped: reason`)."""
+
     async def token_from(self, generator, force_new: bool) -> str:
         """A third-party code from the page's tokenGenerator(forceNew, callback)."""
 

@@ -85,6 +85,10 @@ class ReplayPort:
         return self.live.collector_url()
 
 
+# A pre-call test of a page that is gone has nothing to measure.
+NOT_REPLAYED = {"makePrecallTest", "startPrecallTests", "stopPrecallTests"}
+
+
 def replay(session, key: str, text: str) -> bool:
     """Replay one record into `session`'s transport if it is this app's and user's; True when it
     was (the record may then go)."""
@@ -103,6 +107,8 @@ def replay(session, key: str, text: str) -> bool:
     closed_at = port.clock
     api = Callstats(port, transport=session.transport, origin=key)
     for method, args, at in calls:
+        if method in NOT_REPLAYED:
+            continue
         port.clock = at
         api.call(method, args, {}, at)
     if api.session is not None and not api.session.config.disableBeforeUnloadHandler:

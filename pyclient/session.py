@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from . import __version__, auth, models, privacy, quality, sdp, stats
 from .fabric import Fabric, ice_status
+from .precall import Precall
 from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls, stable_id
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
@@ -59,6 +60,7 @@ class Session:
         self.keeping_alive = False
         self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
         self.origin = origin
+        self.precall = Precall(port, self)
         if transport is not None:
             self.transport = transport
             return
@@ -88,6 +90,8 @@ class Session:
 
     def _auth_outcome(self, status: str, message: str) -> None:
         self._schedule_polls()  # a new token may set another submission interval
+        if status == "success" and not self.config.disablePrecalltest:
+            self.precall.automatic()
         if status == self.last_auth:
             return
         self.last_auth = status
@@ -118,6 +122,24 @@ class Session:
         self.transport.send(conference_id, "events/userdetails", {**self.body(
             eventType="userDetails", userName=getattr(self.local_user, "userName", None),
             collectIP=self.config.collectIP), **stamp}, origin=self.origin)
+        if self.precall.latest is not None:
+            self._send_precall(conference_id, self.precall.latest)
+
+    # ---- the pre-call test (pyclient.precall) ----
+
+    def live_call(self) -> bool:
+        return any(not f.terminated for f in self.fabrics.values())
+
+    def precall_done(self, results: dict) -> None:
+        """A pre-call test's results go with every conference this page joined (and, as the
+        latest, with each one it joins later): the collector keeps them next to the user's calls."""
+        for conference_id in sorted(self.joined):
+            self._send_precall(conference_id, results)
+
+    def _send_precall(self, conference_id: str, results: dict) -> None:
+        kind = "precallTestResultsAutomatic" if results.get("automatic") else "precallTestResultsManual"
+        self.transport.send(conference_id, "events/precall", self.body(eventType=kind, results=results),
+                            origin=self.origin)
 
     def send(self, conference_id: str, kind: str, body: dict, **more) -> None:
         """Queue an item (more: a stats sample and its size, a stable item_id)."""

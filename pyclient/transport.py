@@ -109,6 +109,7 @@ class Transport:
         self.gaps: dict[tuple, dict] = {}  # stream -> what was dropped, until reported
         self.token: Optional[str] = None
         self.claims: dict = {}
+        self.ice_servers: list = []  # TURN servers with credentials, from the token response (pre-call test)
         self.clock_offset: Optional[float] = None
         self.uc_ids: dict[tuple, str] = {}  # target -> ucID
         self.force_new = False
@@ -128,6 +129,11 @@ class Transport:
         if not self.running:
             self.running = True
             self.port.spawn(self._pump())
+
+    def renew(self) -> None:
+        """Authenticate again now (what came with the token, e.g. TURN credentials, ran out)."""
+        self.token = None
+        self.start()
 
     def send(self, conference_id: str, kind: str, body: dict, sample: Optional[dict] = None,
              size: Optional[int] = None, origin: str = "", item_id: Optional[str] = None) -> None:
@@ -323,6 +329,8 @@ class Transport:
             return False
         self.token, self.force_new = data["access_token"], False
         self.claims = auth.token_claims(self.token)
+        servers = data.get("iceServers") or data.get("turnServers")
+        self.ice_servers = servers if isinstance(servers, list) else []
         urls = (data.get("metadata") or {}).get("urls") or {}
         self.urls.events = urls.get("events") or self.urls.events
         self.urls.stats = urls.get("stats") or self.urls.stats

@@ -8,6 +8,7 @@
 // - each pc handed over: its state changes with their timestamps (so Python can rebuild the
 //   timeline it missed while it was starting), its descriptions, and the poll clock's getStats();
 // - the page's callbacks and token generator, localStorage, the first frame of video elements;
+// - the pre-call test's pcs and data channels (web/precall.js), measured as Python asks;
 // - the goodbye at pagehide: Python keeps a farewell here (what leaving would send now), sent
 //   with keepalive without waiting for the worker, which dies with the page.
 //
@@ -15,6 +16,7 @@
 // the same messages. `(await callstats.ready).mode` says which: "worker" or "main".
 import { META, VALIDATE } from "callstats-generated";
 import { sendGoodbye } from "./goodbye.js";
+import { probe, stopProbe } from "./precall.js";
 
 (function () {
   "use strict";
@@ -327,6 +329,7 @@ import { sendGoodbye } from "./goodbye.js";
         const connected = rec.watched ? isConnected(rec.initial) : rec.everConnected;
         rec.watched = true;
         state.fabrics.set(args.pc.id, { conferenceID: args.conferenceID, connected });
+        setTimeout(() => stopProbe("callStarted"), 0); // a pre-call test stops as a call starts
         return queued || say("monitoring", {});
       }
       case "reportError": {
@@ -339,6 +342,7 @@ import { sendGoodbye } from "./goodbye.js";
         return queued || say("eventQueued", { event: args.fabricEvent });
       case "setIdentifiers":
       case "setProxyConfig":
+      case "stopPrecallTests":
         return queued || say("done", { method });
       case "on":
         return queued || say("listening", { event: args.event });
@@ -508,6 +512,13 @@ import { sendGoodbye } from "./goodbye.js";
     },
     stats({ id, ids }) {
       settle(id, statsOf(ids));
+    },
+    // the pre-call test (web/precall.js): its pcs live here, Python says what to measure
+    probe({ id, options }) {
+      settle(id, probe(options));
+    },
+    stopProbe({ reason }) {
+      stopProbe(reason);
     },
     token({ id, handle, forceNew }) {
       settle(id, new Promise((resolve, reject) => {

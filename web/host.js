@@ -88,6 +88,11 @@ export function serve(channel, mode) {
       }
     },
     token: (handle, forceNew) => ask({ t: "token", handle, forceNew }),
+    // the pre-call test's measurements, made by the loader (its pcs must be on the main thread)
+    probe: (optionsJson) => ask({ t: "probe", options: JSON.parse(optionsJson) }).then(JSON.stringify),
+    stopProbe(reason) {
+      post({ t: "stopProbe", reason });
+    },
     deviceId: () => init.deviceId,
     endpointInfo: () => init.endpointInfo,
     stored(prefix) {

@@ -26,6 +26,9 @@ class FakePort:
         self.buffer = 1 << 20
         self.poll_clock = (None, [], None)  # what poll_every was last given: (ms, pc ids, sink)
         self.poll_set_at, self.poll_ticks = start_ms, 0  # when it was given, polls since
+        self.probes = []  # the options of each pre-call probe asked for
+        self.probe_answer = lambda options: {"connected": False, "rtts": [], "relayCandidates": 0}
+        self.probe_stops = []
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -74,6 +77,14 @@ class FakePort:
     def _next_report(self, pc_id):
         reports = self.reports.get(pc_id) or [None]
         return reports.pop(0) if len(reports) > 1 else reports[0]
+
+    async def probe(self, options):
+        self.probes.append(options)
+        await asyncio.sleep(0)
+        return self.probe_answer(options)
+
+    def stop_probe(self, reason) -> None:
+        self.probe_stops.append(reason)
 
     async def token_from(self, generator, force_new):
         return generator(force_new)

@@ -47,6 +47,10 @@ VALID = {
     "setProxyConfig": {"config": {"collectorURL": "https://collector.example/", "authServiceURL":
                                   "https://auth.example/", "restEventURL": "https://events.example/v1/apps/",
                                   "restStatsURL": "https://stats.example/v1/apps/"}},
+    "makePrecallTest": {"iceServers": [{"urls": ["turn:turn.example:3478?transport=udp"], "username": "1:alice",
+                                        "credential": "c"}], "callback": FN},
+    "startPrecallTests": {},
+    "stopPrecallTests": {},
 }
 
 E2, E3 = "é", "€"  # 2 and 3 UTF-8 bytes, 1 character each
@@ -273,6 +277,20 @@ def cases_rest():
     yield m, ("config",), MISSING, "failure"
     yield m, ("config",), {}, "success"
 
+    m = "makePrecallTest"
+    yield m, ("iceServers",), MISSING, "success"
+    yield m, ("iceServers",), None, "success"
+    yield m, ("iceServers",), FN, "success"  # makePrecallTest(callback)
+    yield m, ("iceServers",), [], "failure"
+    yield m, ("iceServers",), "turn:turn.example:3478", "failure"
+    yield m, ("iceServers",), [{"urls": "turns:turn.example:5349"}], "success"
+    yield m, ("iceServers",), [{"urls": "http://turn.example/"}], "failure"
+    yield m, ("iceServers",), [{"urls": []}], "failure"
+    yield m, ("iceServers",), [{"urls": "turn:a"}] * 11, "failure"
+    yield m, ("iceServers",), [{"username": "u"}], "failure"
+    yield m, ("iceServers",), [{"urls": "turn:a", "credential": 5}], "failure"
+    yield from function_cases(m, ("callback",))
+
 
 def with_value(args: dict, path: tuple, value) -> dict:
     args = copy.deepcopy(args)
@@ -421,6 +439,9 @@ def test_positional_arguments_are_in_the_deployed_order():
         "setIdentifiers": ["identifiers", "pcCallback"],
         "on": ["event", "callback"],
         "setProxyConfig": ["config"],
+        "makePrecallTest": ["iceServers", "callback"],
+        "startPrecallTests": [],
+        "stopPrecallTests": [],
     }
     assert {name: m.arg_names for name, m in models.METHODS.items()} == deployed
     for variant in (models.PlainFabricEvent, models.DeviceListEvent, models.AppErrorLogEvent):

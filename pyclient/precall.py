@@ -1,0 +1,258 @@
+"""The pre-call test: before a call, is there a media path through TURN, and how good is it.
+
+The loader's probe (web/precall.js) holds the two relay-only pcs and measures; this module
+decides what to probe (UDP first, then TCP), turns what the probes measured into the figures
+callstats.js reported (`preCallTestResults`), and says why a test failed. `Precall` ties it to a
+session: automatic once after the first authentication (unless `disablePrecalltest`), never while
+a call runs, results to the page's callbacks, to localStorage (the last 50) and to the collector
+(`events/precall`, with every conference this page joins).
+"""
+
+import json
+from typing import Any, Optional
+
+PROVIDER = "callstats"
+KEEP = 50  # results kept in localStorage
+STORE_PREFIX = "callstats.precall."  # + AppID: a JSON list of the last results, oldest first
+AUTH_WAIT_MS = 15000  # a test asked for before the first token waits this long for it
+
+# What a probe measures (web/precall.js reads these). 20 pings over 2 s while 1,000 packets of
+# 1,000 bytes (one per datagram) go unreliably: a loss share within about a point of the truth;
+# then 3 s of bulk, capped at 10 Mbit/s: enough to say whether a call's media fits, without
+# costing the page's main thread more than a few hundred small messages a second.
+MEASURE = {
+    "connectMs": 5000, "graceMs": 1000,
+    "rtt": {"count": 20, "everyMs": 100},
+    "loss": {"count": 1000, "everyMs": 10, "perTick": 5, "bytes": 1000},
+    "bulk": {"ms": 3000, "maxKbps": 10000, "chunkBytes": 16384, "bufferBytes": 1 << 20},
+}
+CONNECT_ONLY = {"connectMs": 5000, "graceMs": 1000, "rtt": {"count": 5, "everyMs": 50}, "loss": None, "bulk": None}
+
+REASONS = {
+    "noTurnServer": "no TURN server: the collector has none configured and none was given",
+    "notAuthenticated": "not authenticated with the collector (no TURN credentials)",
+    "callInProgress": "not run: a call is in progress",
+    "turnCredentialsExpired": "the TURN credentials have expired",
+    "turnCredentialsRefused": "the TURN server refused the credentials",
+    "turnUnreachable": "the TURN server could not be reached (no relay candidate)",
+    "noMediaPath": "relay candidates but no connection through the TURN server",
+    "callStarted": "stopped: a call started",
+    "stoppedByPage": "stopped by stopPrecallTests",
+    "probeFailed": "the browser could not run the test",
+}
+
+NOT_TESTED = {"noTurnServer", "notAuthenticated", "callInProgress"}  # told to the page only
+
+
+# ---- what to probe ----
+
+def servers_for(ice_servers: list, transport: str) -> list:
+    """The TURN servers (and only their URLs) that reach TURN over `transport`: `?transport=udp|tcp`,
+    a plain turn: URL is UDP, turns: is TCP (TLS)."""
+    found = []
+    for server in ice_servers or []:
+        urls = server.get("urls")
+        urls = [urls] if isinstance(urls, str) else list(urls or [])
+        kept = [url for url in urls if _transport_of(url) == transport]
+        if kept:
+            found.append({**server, "urls": kept})
+    return found
+
+
+def _transport_of(url: str) -> Optional[str]:
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "turns":
+        return "tcp"
+    if scheme != "turn":
+        return None
+    query = url.split("?", 1)[1] if "?" in url else ""
+    return "tcp" if "transport=tcp" in query.lower() else "udp"
+
+
+def credentials_expired(ice_servers: list, now_s: float) -> bool:
+    """True when every server's REST-API username (`<expiry>:<user>`) has an expiry in the past."""
+    expiries = []
+    for server in ice_servers or []:
+        head = str(server.get("username") or "").split(":", 1)[0]
+        if not head.isdigit():
+            return False  # a long-term credential: only the server knows
+        expiries.append(int(head))
+    return bool(expiries) and max(expiries) <= now_s
+
+
+# ---- figures ----
+
+def median(values: list) -> float:
+    """(Pyodide leaves `statistics` out of its standard library.)"""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def figures(run: dict) -> dict:
+    """One probe's measurements -> rtt (ms, median), jitter (ms: the mean change between
+    successive round trips), fractionalLoss (0..1), throughput (kbit/s, average)."""
+    rtts = [float(r) for r in run.get("rtts") or []]
+    sent, received = run.get("lossSent") or 0, run.get("lossReceived") or 0
+    bulk_ms = run.get("bulkMs") or 0
+    return {
+        "rtt": round(median(rtts), 2) if rtts else None,
+        "jitter": round(sum(abs(b - a) for a, b in zip(rtts, rtts[1:])) / (len(rtts) - 1), 2) if len(rtts) > 1 else None,
+        "fractionalLoss": round(min(1.0, max(0.0, 1 - received / sent)), 4) if sent else None,
+        "throughput": round((run.get("bulkReceived") or 0) * 8 / bulk_ms, 1) if bulk_ms else None,
+    }
+
+
+def failure_reason(runs: dict) -> str:
+    """Why no probe connected, from what they saw."""
+    tried = [run for run in runs.values() if run]
+    if any(run.get("error") for run in tried) and not any(run.get("relayCandidates") for run in tried):
+        return "probeFailed"
+    if any(e.get("errorCode") == 401 for run in tried for e in run.get("candidateErrors") or []):
+        return "turnCredentialsRefused"
+    if any(run.get("relayCandidates") for run in tried):
+        return "noMediaPath"
+    return "turnUnreachable"
+
+
+def results(runs: dict, started_at: float, ended_at: float, automatic: bool) -> tuple[str, dict]:
+    """(status, results) of a test whose probes are runs = {"udp": measured or None, "tcp": ...}."""
+    connected = {name: bool(run.get("connected")) if run else None for name, run in runs.items()}
+    used = next((name for name in ("udp", "tcp") if connected.get(name) and (runs[name].get("rtts"))), None)
+    found = {"rtt": None, "jitter": None, "fractionalLoss": None, "throughput": None, **(figures(runs[used]) if used else {})}
+    stopped = next((run["stopped"] for run in runs.values() if run and run.get("stopped")), None)
+    body = {
+        "mediaConnectivity": any(connected.values()),
+        **found,
+        "timestamp": ended_at, "provider": PROVIDER, "startTimestamp": started_at, "endTimestamp": ended_at,
+        "bytesSent": sum(run.get("bytesSent") or 0 for run in runs.values() if run),
+        "relayConnectivity": connected, "transport": used, "automatic": automatic,
+    }
+    reason = stopped or (None if body["mediaConnectivity"] else failure_reason(runs))
+    if reason is None:
+        return "success", body
+    return "failure", {**body, "reason": reason, "message": REASONS.get(reason, reason)}
+
+
+def refused(reason: str, at: float, automatic: bool) -> tuple[str, dict]:
+    """A test that did not run."""
+    return "failure", {"mediaConnectivity": False, "rtt": None, "jitter": None, "fractionalLoss": None,
+                       "throughput": None, "timestamp": at, "provider": PROVIDER, "startTimestamp": at,
+                       "endTimestamp": at, "bytesSent": 0, "relayConnectivity": {}, "transport": None,
+                       "automatic": automatic, "reason": reason, "message": REASONS[reason]}
+
+
+def recommendation(status: str, body: dict) -> dict:
+    """What the page may do with this network (the `connectionRecommendation` event)."""
+    if not body.get("mediaConnectivity"):
+        advice = "none"
+    elif (body.get("throughput") or 0) >= 1000 and (body.get("fractionalLoss") or 0) < 0.05 and (body.get("rtt") or 0) < 400:
+        advice = "audioVideo"
+    elif (body.get("throughput") or 0) >= 100 and (body.get("fractionalLoss") or 0) < 0.2:
+        advice = "audioOnly"
+    else:
+        advice = "poor"
+    return {"recommendation": advice, "transport": body.get("transport"), "timestamp": body.get("timestamp")}
+
+
+# ---- a session's pre-call tests ----
+
+class Precall:
+    """session: what a test needs of it (see Session): `transport` (token, TURN servers, clock),
+    `live_call()`, `listeners`, `app_id`, and `precall_done(results)` to send the results."""
+
+    def __init__(self, port, session):
+        self.port, self.session = port, session
+        self.running = False
+        self.waiting: list = []  # the page callbacks of the test under way (makePrecallTest's)
+        self.ran_automatically = False
+        self.latest: Optional[dict] = None
+
+    def automatic(self) -> None:
+        """After the first authentication: once, if the collector ingests its results."""
+        if self.ran_automatically:
+            return
+        self.ran_automatically = True
+        ingested = self.session.transport.claims.get("ingestedEvents")
+        if isinstance(ingested, list) and "precallTestResultsAutomatic" not in ingested:
+            return
+        if not self.session.live_call():
+            self.start(automatic=True)
+
+    def start(self, ice_servers: Optional[list] = None, callback: Any = None, automatic: bool = False) -> None:
+        if callback is not None:
+            self.waiting.append(callback)
+        if self.running:
+            return  # the callback gets the results of the test under way
+        if self.session.live_call():
+            self._finish(*refused("callInProgress", self.port.now(), automatic))
+            return
+        self.running = True
+        self.port.spawn(self._run(ice_servers, automatic))
+
+    def stop(self) -> None:
+        if self.running:
+            self.port.stop_probe("stoppedByPage")
+
+    async def _run(self, given: Optional[list], automatic: bool) -> None:
+        try:
+            outcome = await self._test(given, automatic)
+        except Exception as exc:  # a background coroutine: nothing to raise to
+            self.port.log("error", f"the pre-call test failed: {exc!r}")
+            outcome = refused("probeFailed", self.port.now(), automatic)
+        self.running = False
+        self._finish(*outcome)
+
+    async def _test(self, given: Optional[list], automatic: bool) -> tuple[str, dict]:
+        started = self.port.now()
+        servers = given if given is not None else await self._collector_servers()
+        if servers is None:
+            return refused("notAuthenticated", started, automatic)
+        udp, tcp = servers_for(servers, "udp"), servers_for(servers, "tcp")
+        if not udp and not tcp:
+            return refused("noTurnServer", started, automatic)
+        if credentials_expired(servers, self.port.now() / 1000):
+            return refused("turnCredentialsExpired", started, automatic)
+        runs: dict = {"udp": None, "tcp": None}
+        if udp:
+            runs["udp"] = await self.port.probe({**MEASURE, "iceServers": udp})
+        if tcp and not (runs["udp"] or {}).get("stopped"):
+            measured = (runs["udp"] or {}).get("connected")
+            runs["tcp"] = await self.port.probe({**(CONNECT_ONLY if measured else MEASURE), "iceServers": tcp})
+        return results(runs, started, self.port.now(), automatic)
+
+    async def _collector_servers(self) -> Optional[list]:
+        """The TURN servers of the current token, renewed first if their credentials ran out;
+        None when there is no token after AUTH_WAIT_MS."""
+        transport = self.session.transport
+        if transport.token is not None and credentials_expired(transport.ice_servers, self.port.now() / 1000):
+            transport.renew()
+        waited = 0
+        while transport.token is None and waited < AUTH_WAIT_MS:
+            await self.port.sleep(200)
+            waited += 200
+        return transport.ice_servers if transport.token is not None else None
+
+    def _finish(self, status: str, body: dict) -> None:
+        callbacks, self.waiting = self.waiting, []
+        for callback in [*callbacks, self.session.listeners.get("preCallTestResults")]:
+            if callback is not None:
+                self.port.call_soon(callback, status, body)
+        if body.get("reason") in NOT_TESTED:
+            return  # nothing was measured: nothing to keep, advise or report
+        advice = self.session.listeners.get("connectionRecommendation")
+        if advice is not None:
+            self.port.call_soon(advice, recommendation(status, body))
+        self.latest = body
+        self._keep(body)
+        self.session.precall_done(body)
+
+    def _keep(self, body: dict) -> None:
+        key = f"{STORE_PREFIX}{self.session.app_id}"
+        kept = dict(self.port.stored(key)).get(key)
+        try:
+            earlier = json.loads(kept) if kept else []
+        except ValueError:
+            earlier = []
+        earlier = earlier if isinstance(earlier, list) else []
+        self.port.store(key, json.dumps([*earlier, body][-KEEP:]))

@@ -1,0 +1,228 @@
+// The pre-call test's probe, on the page's main thread because RTCPeerConnection exists only
+// there. It measures and nothing else: pyclient/precall.py decides what to run (which TURN
+// servers, UDP then TCP), turns what this returns into figures, and reports them.
+//
+// One probe: two pcs in this page, both `iceTransportPolicy: "relay"` through the given TURN
+// servers, so every packet goes page -> TURN -> page. Three negotiated data channels A -> B:
+//   rtt    reliable: A pings, B echoes; each ping's round trip (ms)
+//   loss   unordered, no retransmits: A sends `count` packets, B counts the ones that arrive
+//   bulk   reliable: A sends as fast as allowed (at most maxKbps, send buffer at most bufferBytes)
+//          for `ms`; B counts the bytes that arrive within that time
+// Everything is bounded in time (connectMs, the steps' own lengths, a grace for late packets) and
+// stops at once on stopProbe(reason): the pcs are closed and the probe says why it stopped.
+
+const now = () => performance.timeOrigin + performance.now();
+let running = null; // {stop(reason)} of the probe under way
+
+export function stopProbe(reason) {
+  if (running) running.stop(reason);
+}
+
+export async function probe(options) {
+  if (running) return { error: "busy", stopped: null };
+  let stop;
+  const stopped = new Promise((resolve) => { stop = resolve; });
+  const probe = new Probe(options, stopped);
+  running = { stop: (reason) => { if (!probe.result.stopped) probe.result.stopped = reason; stop(); } };
+  try {
+    await probe.run();
+  } catch (err) {
+    probe.result.error = String((err && err.message) || err);
+  } finally {
+    probe.close();
+    running = null;
+  }
+  return probe.result;
+}
+
+class Probe {
+  constructor(options, stopped) {
+    this.options = options;
+    this.stopped = stopped;
+    this.timers = new Set();
+    this.pcs = [];
+    this.result = {
+      startedAt: now(), endedAt: null, stopped: null, error: null, connected: false, connectMs: null,
+      relayCandidates: 0, gatheringDone: false, candidateErrors: [], rtts: [], lossSent: 0, lossReceived: 0,
+      bulkSent: 0, bulkReceived: 0, bulkMs: 0, bytesSent: 0,
+    };
+  }
+
+  // Waits for `promise`, at most `ms`; false on time-out or stop.
+  until(promise, ms) {
+    return Promise.race([promise.then(() => true), this.sleep(ms).then(() => false), this.stopped.then(() => false)]);
+  }
+
+  sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.timers.delete(timer); resolve(); }, ms);
+      this.timers.add(timer);
+    });
+  }
+
+  every(ms, tick) {
+    const timer = setInterval(tick, ms);
+    this.timers.add(timer);
+    return () => { clearInterval(timer); this.timers.delete(timer); };
+  }
+
+  async run() {
+    const { options, result } = this;
+    const config = { iceServers: options.iceServers, iceTransportPolicy: "relay" };
+    const a = new RTCPeerConnection(config);
+    const b = new RTCPeerConnection(config);
+    this.pcs = [a, b];
+    const channels = (pc) => ({
+      rtt: pc.createDataChannel("rtt", { negotiated: true, id: 0 }),
+      loss: pc.createDataChannel("loss", { negotiated: true, id: 1, ordered: false, maxRetransmits: 0 }),
+      bulk: pc.createDataChannel("bulk", { negotiated: true, id: 2 }),
+    });
+    const [ca, cb] = [channels(a), channels(b)];
+    const noRelay = this.watchGathering(a, b);
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription);
+    const open = Promise.all([ca.rtt, cb.rtt].map(opened));
+    const began = performance.now();
+    if (!(await this.until(Promise.race([open, noRelay]), options.connectMs))) return;
+    if (ca.rtt.readyState !== "open" || cb.rtt.readyState !== "open") return;
+    result.connected = true;
+    result.connectMs = performance.now() - began;
+    await Promise.all([this.pings(ca.rtt, cb.rtt), options.loss && this.losses(ca.loss, cb.loss)]);
+    if (options.bulk && !result.stopped) await this.bulk(ca.bulk, cb.bulk);
+  }
+
+  // Every candidate goes straight to the other pc; resolves when gathering ended without a relay
+  // candidate (nothing else can be gathered under the relay policy: the TURN servers failed).
+  watchGathering(a, b) {
+    const { result } = this;
+    return new Promise((resolve) => {
+      for (const [pc, other] of [[a, b], [b, a]]) {
+        pc.onicecandidate = (event) => {
+          if (!event.candidate || !event.candidate.candidate) {
+            result.gatheringDone = true;
+            if (result.relayCandidates === 0) resolve();
+            return;
+          }
+          if (pc === a && / typ relay /.test(event.candidate.candidate)) result.relayCandidates++;
+          other.addIceCandidate(event.candidate).catch(() => {});
+        };
+        pc.onicecandidateerror = (event) => {
+          if (result.candidateErrors.length < 10) {
+            result.candidateErrors.push({ errorCode: event.errorCode, errorText: event.errorText, url: event.url });
+          }
+        };
+      }
+    });
+  }
+
+  async pings(a, b) {
+    const { count, everyMs } = this.options.rtt;
+    const sent = new Map();
+    b.onmessage = (event) => b.send(event.data);
+    let answered;
+    const all = new Promise((resolve) => { answered = resolve; });
+    a.onmessage = (event) => {
+      const at = sent.get(event.data);
+      if (at === undefined) return;
+      sent.delete(event.data);
+      this.result.rtts.push(performance.now() - at);
+      if (this.result.rtts.length === count) answered();
+    };
+    let seq = 0;
+    const halt = this.every(everyMs, () => {
+      if (seq >= count || a.readyState !== "open") return halt();
+      const ping = String(seq++);
+      sent.set(ping, performance.now());
+      a.send(ping);
+      this.result.bytesSent += ping.length;
+    });
+    await this.until(all, count * everyMs + this.options.graceMs);
+    halt();
+  }
+
+  async losses(a, b) {
+    const { count, everyMs, perTick, bytes } = this.options.loss;
+    const seen = new Set();
+    b.binaryType = "arraybuffer";
+    b.onmessage = (event) => {
+      if (event.data.byteLength >= 4) seen.add(new DataView(event.data).getUint32(0));
+      this.result.lossReceived = seen.size;
+    };
+    const packet = new Uint8Array(bytes);
+    const view = new DataView(packet.buffer);
+    let finished;
+    const done = new Promise((resolve) => { finished = resolve; });
+    const halt = this.every(everyMs, () => {
+      for (let i = 0; i < perTick; i++) {
+        if (this.result.lossSent >= count || a.readyState !== "open") {
+          halt();
+          finished();
+          return;
+        }
+        view.setUint32(0, this.result.lossSent++);
+        a.send(packet);
+        this.result.bytesSent += bytes;
+      }
+    });
+    await this.until(done, (count / perTick) * everyMs * 3);
+    halt();
+    // what is still in the send buffer goes out, then late packets have a grace to arrive
+    await this.until(drained(a, this), this.options.graceMs);
+    await this.until(this.stopped, this.options.graceMs);
+  }
+
+  async bulk(a, b) {
+    const { ms, maxKbps, chunkBytes, bufferBytes } = this.options.bulk;
+    const chunk = new Uint8Array(chunkBytes);
+    b.binaryType = "arraybuffer";
+    const start = performance.now();
+    const end = start + ms;
+    b.onmessage = (event) => {
+      if (performance.now() <= end) this.result.bulkReceived += event.data.byteLength;
+    };
+    const send = () => {
+      const allowed = ((performance.now() - start) * maxKbps) / 8; // bytes by now at maxKbps
+      while (this.result.bulkSent + chunkBytes <= allowed && a.bufferedAmount < bufferBytes && a.readyState === "open") {
+        a.send(chunk);
+        this.result.bulkSent += chunkBytes;
+        this.result.bytesSent += chunkBytes;
+      }
+    };
+    const halt = this.every(10, send);
+    await this.until(this.stopped, ms);
+    halt();
+    this.result.bulkMs = Math.min(ms, performance.now() - start);
+  }
+
+  close() {
+    this.timers.forEach((timer) => { clearTimeout(timer); clearInterval(timer); });
+    this.timers.clear();
+    for (const pc of this.pcs) {
+      try {
+        pc.close();
+      } catch (err) {
+        // closed already
+      }
+    }
+    this.result.endedAt = now();
+  }
+}
+
+function opened(channel) {
+  return channel.readyState === "open" ? Promise.resolve() : new Promise((resolve) => {
+    channel.addEventListener("open", resolve, { once: true });
+  });
+}
+
+function drained(channel, probe) {
+  return new Promise((resolve) => {
+    const halt = probe.every(20, () => {
+      if (channel.bufferedAmount === 0 || channel.readyState !== "open") {
+        halt();
+        resolve();
+      }
+    });
+  });
+}
