@@ -133,6 +133,12 @@ def test_the_automatic_test_reaches_the_page_the_collector_and_local_storage(pag
     assert stored and stored[0]["body"]["results"] == found
     assert stored[0]["eventType"] == "precallTestResultsAutomatic"
     assert errors == []
+    # the dashboard shows them next to the user's call
+    page.goto(f"{turn_collector.url}dashboard/conference.html?conference={quote(conference)}"
+              f"#app={app['appID']}&key={app['readKey']}")
+    page.wait_for_function("window.dashboard && window.dashboard.ready", timeout=30_000)
+    row = page.inner_text("#fabrics tbody tr:has-text('alice')")
+    assert f"rtt {int(found['rtt'] + 0.5)} ms" in row and f"{int(found['throughput'] + 0.5)} kbit/s" in row, row  # Math.round
 
 
 def test_a_call_stops_the_test_at_once(page, app_origin, turn_collector):

@@ -93,7 +93,7 @@ const dashboard = (() => {
     const path = `conferences/${encodeURIComponent(conference)}`;
     try {
       const [{ data: detail }, { data: events }] = await Promise.all([api(path), api(`${path}/events`)]);
-      showDetail(detail);
+      showDetail(detail, events);
       showTimeline(detail, events);
       for (const [title, unit, field, types, value] of METRICS) {
         const { data: streams } = await api(`${path}/stats`, { series: field });
@@ -105,7 +105,19 @@ const dashboard = (() => {
     }
   }
 
-  function showDetail(detail) {
+  // A pre-call test's results in a few words (pyclient/precall.py makes them).
+  function precallSummary(r) {
+    if (!r) return "–";
+    if (r.reason) return `failed: ${r.message || r.reason}`;
+    const loss = r.fractionalLoss != null ? `${(r.fractionalLoss * 100).toFixed(1)} % loss` : "";
+    const parts = [(r.transport || "").toUpperCase(), r.rtt != null ? `rtt ${Math.round(r.rtt)} ms` : "", loss,
+                   r.throughput != null ? `${Math.round(r.throughput)} kbit/s` : ""];
+    return parts.filter(Boolean).join(" · ");
+  }
+
+  function showDetail(detail, events) {
+    const precall = {}; // ucID -> the latest pre-call results it sent
+    for (const e of events) if (e.path === "events/precall" && e.body.results) precall[e.ucID] = e.body.results;
     const s = detail.summary;
     $("summary").textContent = `${time(detail.start)}, ${duration(detail.end - detail.start)}; ` +
       `${s.participants} participants, ${s.fabrics} fabrics, ${s.failures} failures; ` +
@@ -114,7 +126,9 @@ const dashboard = (() => {
     for (const p of detail.participants) {
       const browser = p.endpointInfo ? `${p.endpointInfo.buildName || ""} ${p.endpointInfo.buildVersion || ""}` : "";
       for (const f of p.fabrics.length ? p.fabrics : [{}]) {
-        rows.push(`<tr>${cell(p.localID)}${cell(browser)}${cell(time(p.joined))}${cell(p.left ? time(p.left) : "–")}` +
+        const tested = precall[p.ucID];
+        rows.push(`<tr>${cell(p.localID)}${cell(browser)}${cell(precallSummary(tested), tested && tested.reason ? "failed" : "")}` +
+          `${cell(time(p.joined))}${cell(p.left ? time(p.left) : "–")}` +
           `${cell(f.connectionID || "–")}${cell(f.remoteID || "")}${cell(f.state || "", f.state === "failed" ? "failed" : "")}` +
           `${cell(f.setupDelay != null ? `${Math.round(f.setupDelay)} ms` : "–", "n")}</tr>`);
       }
@@ -126,7 +140,8 @@ const dashboard = (() => {
     $("timeline").innerHTML = events.map((e) => {
       const b = e.body;
       const what = b.changedState ? `${b.changedState}: ${b.prevState} → ${b.newState}` :
-        b.delay != null ? `setup delay ${Math.round(b.delay)} ms` : b.reason || b.message || "";
+        b.delay != null ? `setup delay ${Math.round(b.delay)} ms` : b.results ? precallSummary(b.results) :
+        b.reason || b.message || "";
       return `<li data-path="${esc(e.path)}"><b>+${((e.timestamp - detail.start) / 1000).toFixed(1)} s</b> ` +
         `${esc(b.eventType || e.path)} <span class="muted">${esc(e.path)} ${esc(what)}</span></li>`;
     }).join("");
