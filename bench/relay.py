@@ -21,7 +21,9 @@ from collector.coturn import own_address
 
 
 class _Side(asyncio.DatagramProtocol):
-    def __init__(self, relay: "Relay", name: str):
+    """One socket of a relay: every datagram goes to relay.forward(name, data, where it came from)."""
+
+    def __init__(self, relay, name):
         self.relay, self.name = relay, name
         self.transport: Optional[asyncio.DatagramTransport] = None
 
@@ -29,7 +31,7 @@ class _Side(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        self.relay.forward(self.name, data)
+        self.relay.forward(self.name, data, addr)
 
 
 def _rtp_ssrc(data: bytes) -> Optional[int]:
@@ -81,7 +83,7 @@ class Relay:
         """pc "a" or "b" has this real UDP candidate."""
         self.real[pc] = (address, port)
 
-    def forward(self, arrived_at: str, data: bytes) -> None:
+    def forward(self, arrived_at: str, data: bytes, addr=None) -> None:
         # side "a" stands for pc A: what arrives there came from B, goes to A's real address and
         # leaves from side "b" (the address A was told is B's); the other way round for "b"
         target, leave_from = ("a", "b") if arrived_at == "a" else ("b", "a")
@@ -117,20 +119,6 @@ class Relay:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-class _Upstream(asyncio.DatagramProtocol):
-    """One client's socket towards the TURN server: what the server answers goes back to the client."""
-
-    def __init__(self, front: "TurnFront", client: tuple):
-        self.front, self.client = front, client
-        self.transport: Optional[asyncio.DatagramTransport] = None
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr) -> None:
-        self.front.listener.transport.sendto(data, self.client)
-
-
 def _carries_media(data: bytes) -> bool:
     """A TURN ChannelData message or Send indication (what carries the pcs' packets); not the
     TURN control messages (allocate, refresh, permissions), which pass untouched."""
@@ -154,7 +142,7 @@ class TurnFront:
         self.loss, self.delay_ms = 0.0, 0.0
         self.counts = {"udp": 0, "tcp": 0}
         self.media = {}  # client -> [media packets seen, dropped]: the ground truth
-        self.upstreams: dict[tuple, _Upstream] = {}
+        self.upstreams: dict[tuple, _Side] = {}  # client -> its socket towards the TURN server
         self.loop = asyncio.new_event_loop()
         self.listener: Optional[_Side] = None
         self.port = 0
@@ -176,25 +164,25 @@ class TurnFront:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
-        front = self
-
-        class Listener(asyncio.DatagramProtocol):
-            def connection_made(self, transport) -> None:
-                self.transport = transport
-
-            def datagram_received(self, data: bytes, addr) -> None:
-                front._from_client(data, addr)
-
-        _, self.listener = self.loop.run_until_complete(self.loop.create_datagram_endpoint(Listener, sock=sock))
+        _, self.listener = self.loop.run_until_complete(
+            self.loop.create_datagram_endpoint(lambda: _Side(self, None), sock=sock))
         self.loop.run_until_complete(asyncio.start_server(self._tcp, self.host, self.port))
         ready.set()
         self.loop.run_forever()
+
+    def forward(self, client: Optional[tuple], data: bytes, addr: tuple) -> None:
+        """From a client (arrived at the listener, client None), or from the TURN server on the
+        socket of `client`: back to that client, untouched."""
+        if client is None:
+            self._from_client(data, addr)
+        else:
+            self.listener.transport.sendto(data, client)
 
     def _from_client(self, data: bytes, client: tuple) -> None:
         self.counts["udp"] += 1
         upstream = self.upstreams.get(client)
         if upstream is None:
-            upstream = self.upstreams[client] = _Upstream(self, client)
+            upstream = self.upstreams[client] = _Side(self, client)
             self.loop.create_task(self.loop.create_datagram_endpoint(lambda: upstream, remote_addr=self.turn))
         send = lambda: upstream.transport and upstream.transport.sendto(data)  # noqa: E731
         if not _carries_media(data):

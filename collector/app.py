@@ -2,7 +2,6 @@
 
 import os
 import secrets
-from dataclasses import replace
 from urllib.parse import unquote
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,7 +40,7 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     app.state.body_limit = body_limit
     app.state.submission_interval = submission_interval
     app.state.token_lifetime = token_lifetime
-    app.state.turn = turn and replace(turn, ttl_s=token_lifetime)
+    app.state.turn = turn
     app.state.limiter = RateLimiter(rate, burst)
     app.include_router(protocol.router)
     app.include_router(reading.router)

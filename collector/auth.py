@@ -117,7 +117,8 @@ def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = No
     token = jwt.encode(claims, signing_key, algorithm="HS256")
     answer = {"access_token": token, "token_type": "bearer", "expires_in": lifetime_s}
     if turn is not None:
-        answer["iceServers"] = [turn_credentials(turn, user_id, now)]
+        # as long as the access token: the renewed token brings fresh ones
+        answer["iceServers"] = [turn_credentials(turn, user_id, lifetime_s, now)]
     return answer
 
 

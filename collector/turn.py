@@ -20,7 +20,6 @@ TRANSPORTS = ("udp", "tcp")  # the pre-call test tries UDP first, then TCP
 class Turn:
     url: str  # turn:host:port, or turns:..., or with ?transport=udp|tcp to offer only that one
     secret: str
-    ttl_s: int = 7200  # as long as an access token: a renewed token brings fresh credentials
 
     def urls(self) -> list[str]:
         if "?" in self.url or self.url.startswith("turns:"):
@@ -39,9 +38,9 @@ def parse_url(url: str) -> str:
     return url
 
 
-def credentials(turn: Turn, user_id: str, now: Optional[float] = None) -> dict:
-    """An RTCIceServer the browser can use until now + ttl."""
-    expiry = int(time.time() if now is None else now) + turn.ttl_s
+def credentials(turn: Turn, user_id: str, ttl_s: int, now: Optional[float] = None) -> dict:
+    """An RTCIceServer the browser can use until now + ttl_s."""
+    expiry = int(time.time() if now is None else now) + ttl_s
     username = f"{expiry}:{user_id}"
     digest = hmac.new(turn.secret.encode(), username.encode(), hashlib.sha1).digest()
     return {"urls": turn.urls(), "username": username, "credential": base64.b64encode(digest).decode()}

@@ -196,7 +196,7 @@ class Callstats:
     def _makePrecallTest(self, args: models.MakePrecallTest, handles: dict, at: float) -> dict:
         given = args.iceServers if isinstance(args.iceServers, list) else None
         servers = [server.model_dump(exclude_none=True) for server in given] if given else None
-        callback = handles.get("callback") or (handles.get("iceServers") if given is None else None)
+        callback = handles.get("callback") or handles.get("iceServers")  # a handle only when it is a function
         self.session.precall.start(servers, callback)
         return answers.success(answers.say("queued", method="makePrecallTest"))
 

@@ -118,28 +118,29 @@ def failure_reason(runs: dict) -> str:
 def results(runs: dict, started_at: float, ended_at: float, automatic: bool) -> tuple[str, dict]:
     """(status, results) of a test whose probes are runs = {"udp": measured or None, "tcp": ...}."""
     connected = {name: bool(run.get("connected")) if run else None for name, run in runs.items()}
-    used = next((name for name in ("udp", "tcp") if connected.get(name) and (runs[name].get("rtts"))), None)
-    found = {"rtt": None, "jitter": None, "fractionalLoss": None, "throughput": None, **(figures(runs[used]) if used else {})}
+    used = next((name for name in ("udp", "tcp") if connected.get(name) and runs[name].get("rtts")), None)
+    body = {**_body(started_at, ended_at, automatic), **(figures(runs[used]) if used else {}),
+            "mediaConnectivity": any(connected.values()), "relayConnectivity": connected, "transport": used,
+            "bytesSent": sum(run.get("bytesSent") or 0 for run in runs.values() if run)}
     stopped = next((run["stopped"] for run in runs.values() if run and run.get("stopped")), None)
-    body = {
-        "mediaConnectivity": any(connected.values()),
-        **found,
-        "timestamp": ended_at, "provider": PROVIDER, "startTimestamp": started_at, "endTimestamp": ended_at,
-        "bytesSent": sum(run.get("bytesSent") or 0 for run in runs.values() if run),
-        "relayConnectivity": connected, "transport": used, "automatic": automatic,
-    }
     reason = stopped or (None if body["mediaConnectivity"] else failure_reason(runs))
-    if reason is None:
-        return "success", body
-    return "failure", {**body, "reason": reason, "message": REASONS.get(reason, reason)}
+    return ("success", body) if reason is None else _failed(body, reason)
 
 
 def refused(reason: str, at: float, automatic: bool) -> tuple[str, dict]:
     """A test that did not run."""
-    return "failure", {"mediaConnectivity": False, "rtt": None, "jitter": None, "fractionalLoss": None,
-                       "throughput": None, "timestamp": at, "provider": PROVIDER, "startTimestamp": at,
-                       "endTimestamp": at, "bytesSent": 0, "relayConnectivity": {}, "transport": None,
-                       "automatic": automatic, "reason": reason, "message": REASONS[reason]}
+    return _failed(_body(at, at, automatic), reason)
+
+
+def _body(started_at: float, ended_at: float, automatic: bool) -> dict:
+    """The results of a test that measured nothing (yet)."""
+    return {"mediaConnectivity": False, "rtt": None, "jitter": None, "fractionalLoss": None, "throughput": None,
+            "timestamp": ended_at, "provider": PROVIDER, "startTimestamp": started_at, "endTimestamp": ended_at,
+            "bytesSent": 0, "relayConnectivity": {}, "transport": None, "automatic": automatic}
+
+
+def _failed(body: dict, reason: str) -> tuple[str, dict]:
+    return "failure", {**body, "reason": reason, "message": REASONS[reason]}
 
 
 def recommendation(status: str, body: dict) -> dict:
@@ -164,6 +165,7 @@ class Precall:
     def __init__(self, port, session):
         self.port, self.session = port, session
         self.running = False
+        self.stopped: Optional[str] = None  # why the test under way was stopped (no further probe starts)
         self.waiting: list = []  # the page callbacks of the test under way (makePrecallTest's)
         self.ran_automatically = False
         self.latest: Optional[dict] = None
@@ -187,12 +189,14 @@ class Precall:
         if self.session.live_call():
             self._finish(*refused("callInProgress", self.port.now(), automatic))
             return
-        self.running = True
+        self.running, self.stopped = True, None
         self.port.spawn(self._run(ice_servers, automatic))
 
-    def stop(self) -> None:
-        if self.running:
-            self.port.stop_probe("stoppedByPage")
+    def stop(self, reason: str = "stoppedByPage") -> None:
+        """Stop the test under way: the probe running now, and any it would start next."""
+        if self.running and self.stopped is None:
+            self.stopped = reason
+            self.port.stop_probe(reason)
 
     async def _run(self, given: Optional[list], automatic: bool) -> None:
         try:
@@ -208,6 +212,8 @@ class Precall:
         servers = given if given is not None else await self._collector_servers()
         if servers is None:
             return refused("notAuthenticated", started, automatic)
+        if self.stopped is not None:  # while it waited for the token
+            return refused(self.stopped, started, automatic)
         udp, tcp = servers_for(servers, "udp"), servers_for(servers, "tcp")
         if not udp and not tcp:
             return refused("noTurnServer", started, automatic)
@@ -215,11 +221,16 @@ class Precall:
             return refused("turnCredentialsExpired", started, automatic)
         runs: dict = {"udp": None, "tcp": None}
         if udp:
-            runs["udp"] = await self.port.probe({**MEASURE, "iceServers": udp})
+            runs["udp"] = await self._probe({**MEASURE, "iceServers": udp})
         if tcp and not (runs["udp"] or {}).get("stopped"):
             measured = (runs["udp"] or {}).get("connected")
-            runs["tcp"] = await self.port.probe({**(CONNECT_ONLY if measured else MEASURE), "iceServers": tcp})
+            runs["tcp"] = await self._probe({**(CONNECT_ONLY if measured else MEASURE), "iceServers": tcp})
         return results(runs, started, self.port.now(), automatic)
+
+    async def _probe(self, options: dict) -> dict:
+        if self.stopped is not None:  # stopped between two probes
+            return {"connected": False, "stopped": self.stopped}
+        return await self.port.probe(options)
 
     async def _collector_servers(self) -> Optional[list]:
         """The TURN servers of the current token, renewed first if their credentials ran out;

@@ -150,6 +150,7 @@ class Session:
     # ---- fabrics ----
 
     def add_fabric(self, fabric: Fabric) -> None:
+        self.precall.stop("callStarted")  # (the loader stopped its probe already; none starts after)
         self.fabrics[fabric.pc_id] = fabric
         self.join(fabric.conference_id, fabric.added_at)
         fabric.on_change = lambda change: self._state_changed(fabric, change)

@@ -513,9 +513,11 @@ import { probe, stopProbe } from "./precall.js";
     stats({ id, ids }) {
       settle(id, statsOf(ids));
     },
-    // the pre-call test (web/precall.js): its pcs live here, Python says what to measure
+    // the pre-call test (web/precall.js): its pcs live here, Python says what to measure. Never
+    // during a call: a probe asked for once the page handed over a pc (Python may not know yet)
+    // does not start, as one under way stops when a fabric is added (accept()).
     probe({ id, options }) {
-      settle(id, probe(options));
+      settle(id, state.fabrics.size ? Promise.resolve({ connected: false, stopped: "callStarted" }) : probe(options));
     },
     stopProbe({ reason }) {
       stopProbe(reason);

@@ -6,6 +6,7 @@ The collector's TURN URL is bench/relay.py's TurnFront in front of the coturn (p
 through untouched here): it counts what reaches TURN, the wire check of disablePrecalltest."""
 
 import json
+import socket
 import time
 import uuid
 from urllib.parse import quote
@@ -15,7 +16,7 @@ import pytest
 
 from bench.relay import TurnFront
 from collector import coturn
-from collector.turn import Turn, credentials
+from collector.turn import credentials
 
 from ..servers import run_cli, start_collector
 from .call_page import LOOPBACK_CALL
@@ -183,8 +184,8 @@ def test_each_failure_is_told_with_its_reason(page, app_origin, collector, turn_
     errors += open_page(page, app_origin, turn_collector, app, {"disablePrecalltest": True})
     page.wait_for_function("auth === 'success'", timeout=60_000)
     closed = f"turn:{coturn_server.host}:{free_udp_port(coturn_server.host)}"
-    good = credentials(coturn_server.turn, "alice")
-    expired = credentials(Turn(coturn_server.turn.url, coturn_server.turn.secret, ttl_s=-60), "alice")
+    good = credentials(coturn_server.turn, "alice", ttl_s=3600)
+    expired = credentials(coturn_server.turn, "alice", ttl_s=-60)
     cases = {
         "unreachable": [{"urls": [f"{closed}?transport=udp", f"{closed}?transport=tcp"], **_creds(good)}],
         "wrong": [{"urls": coturn_server.turn.urls(), "username": good["username"], "credential": "wrong"}],
@@ -232,8 +233,6 @@ def test_disabled_sends_nothing_towards_turn(page, app_origin, turn_collector, t
 
 
 def free_udp_port(host: str) -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.bind((host, 0))
         return udp.getsockname()[1]

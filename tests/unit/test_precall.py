@@ -117,3 +117,21 @@ def test_local_storage_keeps_the_last_50():
     port.run()
     kept = json.loads(port.storage["callstats.precall.42"])
     assert len(kept) == 50 and kept[0] == {"n": 1} and kept[-1]["mediaConnectivity"] is True
+
+
+def test_a_test_stopped_between_its_probes_starts_no_other():
+    port = FakePort(background=True)
+    session, sent = session_of(port, SERVERS)
+    test = precall.Precall(port, session)
+
+    def udp_done_as_a_call_starts(options):
+        test.stop("callStarted")  # the probe had just finished: nothing to stop in the page
+        return MEASURED
+
+    port.probe_answer = udp_done_as_a_call_starts
+    test.start(callback="cb")
+    port.run()
+    assert len(port.probes) == 1 and port.probe_stops == ["callStarted"]
+    (_, (status, body)), = [c for c in port.called if c[0] == "cb"]
+    assert (status, body["reason"], body["rtt"]) == ("failure", "callStarted", 12)
+    assert sent == [body]
