@@ -11,7 +11,9 @@ the imposed round trip is 2 x delay plus the test's own round trip without delay
 is one `makePrecallTest()` in a headless page. Goals: loss within 1.5 points of what the front
 dropped, rtt within 10 % + 10 ms of the imposed round trip.
 
-Then the call's own setup (addNewFabric -> its pc connected, a loopback call with the fake camera)
+Then what a test costs the page's main thread (Chromium: its task time from CDP; Firefox: its
+main thread's CPU from /proc, as bench/client_overhead.py measures them) and its long tasks,
+against the page left idle as long. Then the call's own setup (addNewFabric -> its pc connected, a loopback call with the fake camera)
 with no test running and with a test stopped by that very addNewFabric, and how long after
 addNewFabric the test's pcs were closed.
 """
@@ -21,6 +23,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -30,6 +33,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.client_overhead import ChromiumClock, FirefoxClock  # noqa: E402
 from bench.relay import TurnFront  # noqa: E402
 from collector import coturn  # noqa: E402
 from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402
@@ -49,6 +53,11 @@ window.RTCPeerConnection = function (config) {
   return pc;
 };
 window.RTCPeerConnection.prototype = NativePc.prototype;
+window.longTasks = [];
+try {
+  new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration)))
+    .observe({ entryTypes: ["longtask"] });
+} catch (err) { /* no long task timing in this engine */ }
 </script>
 <script src="{collector}callstats.js"></script><script>
 const app = JSON.parse(decodeURIComponent(location.hash.slice(1)));
@@ -105,7 +114,7 @@ def main() -> None:
     pages_dir = folder / "pages"
     pages_dir.mkdir()
     pages = start_page_server(collector, pages_dir, folder / "pages-server" / "data")
-    results, setups = [], {False: [], True: []}
+    results, setups, costs = [], {False: [], True: []}, []
     try:
         app = run_cli("apps", "create", "--name", "precall-bench", "--data-dir", str(collector.data_dir))
         (pages_dir / "precall.html").write_text(PAGE.replace("{collector}", collector.url))
@@ -120,6 +129,9 @@ def main() -> None:
                     console.print(f"loss {loss:.0%}, delay {delay:.0f} ms ...")
                     results.append(((loss, delay), measure(page, front, loss, delay)))
             front.set(0.0, 0.0)
+            clock = (ChromiumClock(browser, page.context, page, False) if args.browser == "chromium"
+                     else FirefoxClock())
+            costs = [main_thread(page, clock, testing) for _ in range(args.setups) for testing in (False, True)]
             for _ in range(args.setups):
                 for testing in (False, True):
                     setups[testing].append(page.evaluate("(t) => callSetup(t)", testing))
@@ -131,7 +143,40 @@ def main() -> None:
         turn.stop()
         shutil.rmtree(folder, ignore_errors=True)
     report(console, results, args.browser)
+    report_costs(console, costs, args.browser)
     report_setups(console, setups, args.browser)
+
+
+def main_thread(page, clock, testing: bool) -> dict:
+    """The page's main-thread time and long tasks over one test, or over as long idle."""
+    page.evaluate("longTasks = []")
+    started = time.monotonic()
+    clock.start()
+    if testing:
+        outcome = page.evaluate("test()")
+        seconds = time.monotonic() - started
+    else:
+        page.wait_for_timeout(8000)
+        outcome, seconds = None, 8.0
+    used = clock.stop()
+    tasks = page.evaluate("longTasks")
+    return {"testing": testing, "seconds": seconds, "main_ms": used["main_ms"], "worker_ms": used["worker_ms"],
+            "long_tasks": len(tasks), "long_ms": sum(tasks),
+            "status": outcome and outcome["status"]}
+
+
+def report_costs(console: Console, costs: list, engine: str) -> None:
+    table = Table(title=f"The page's main thread in {engine}: during a pre-call test, and idle ({len(costs) // 2} each)")
+    for column in ("", "seconds", "main thread ms (median)", "per second", "Python's thread ms", "long tasks",
+                   "long task ms"):
+        table.add_column(column, justify="right")
+    for testing in (False, True):
+        runs = [c for c in costs if c["testing"] == testing]
+        mid = lambda key: sorted(r[key] for r in runs)[len(runs) // 2]  # noqa: E731
+        table.add_row("during a test" if testing else "idle", f"{mid('seconds'):.1f}", f"{mid('main_ms'):.0f}",
+                      f"{mid('main_ms') / mid('seconds'):.1f}", f"{mid('worker_ms'):.0f}",
+                      str(sum(r["long_tasks"] for r in runs)), f"{sum(r['long_ms'] for r in runs):.0f}")
+    console.print(table)
 
 
 def report_setups(console: Console, setups: dict, engine: str) -> None:

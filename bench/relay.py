@@ -130,8 +130,8 @@ def _carries_media(data: bytes) -> bool:
 class TurnFront:
     """Stands in front of a TURN server on loopback: the pages are given its port as the TURN
     server's. UDP: each client gets a socket of its own towards the server; what a client sends
-    towards the server is impaired (every `loss` share of its media packets dropped, evenly, the
-    others held `delay_ms`), what the server sends back is not. So each packet between the
+    towards the server is impaired (`loss` of its media packets dropped: one at a random place
+    in every run of 1/loss; the others held `delay_ms`), what the server sends back is not. So each packet between the
     pre-call test's two pcs is impaired exactly once (on its sender's way in), and a round trip
     twice: the same ground truth as Relay's "each way". TCP is passed through as it is.
     `counts` says what reached it: {"udp": datagrams, "tcp": connections}."""
@@ -142,7 +142,9 @@ class TurnFront:
         self.loss, self.delay_ms = 0.0, 0.0
         self.counts = {"udp": 0, "tcp": 0}
         self.media = {}  # client -> [media packets seen, dropped]: the ground truth
-        self.upstreams: dict[tuple, _Side] = {}  # client -> its socket towards the TURN server
+        self.victims: dict[tuple, dict] = {}  # client -> {first packet of the current run: the one dropped}
+        self.random = random.Random(1)
+        self.upstreams: dict[tuple, socket.socket] = {}  # client -> its socket towards the TURN server
         self.loop = asyncio.new_event_loop()
         self.listener: Optional[_Side] = None
         self.port = 0
@@ -165,35 +167,38 @@ class TurnFront:
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
         _, self.listener = self.loop.run_until_complete(
-            self.loop.create_datagram_endpoint(lambda: _Side(self, None), sock=sock))
+            self.loop.create_datagram_endpoint(lambda: _Side(self, "clients"), sock=sock))
         self.loop.run_until_complete(asyncio.start_server(self._tcp, self.host, self.port))
         ready.set()
         self.loop.run_forever()
 
-    def forward(self, client: Optional[tuple], data: bytes, addr: tuple) -> None:
-        """From a client (arrived at the listener, client None), or from the TURN server on the
-        socket of `client`: back to that client, untouched."""
-        if client is None:
-            self._from_client(data, addr)
-        else:
-            self.listener.transport.sendto(data, client)
-
-    def _from_client(self, data: bytes, client: tuple) -> None:
+    def forward(self, _name, data: bytes, client: tuple) -> None:
+        """A datagram from a client (the listener's _Side): on to the TURN server, impaired."""
         self.counts["udp"] += 1
         upstream = self.upstreams.get(client)
-        if upstream is None:
-            upstream = self.upstreams[client] = _Side(self, client)
-            self.loop.create_task(self.loop.create_datagram_endpoint(lambda: upstream, remote_addr=self.turn))
-        send = lambda: upstream.transport and upstream.transport.sendto(data)  # noqa: E731
+        if upstream is None:  # a socket of its own, ready at once: the client's first packet is not lost
+            upstream = self.upstreams[client] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            upstream.setblocking(False)
+            upstream.connect(self.turn)
+            self.loop.add_reader(upstream, self._from_turn, upstream, client)
+        send = lambda: upstream.send(data)  # noqa: E731
         if not _carries_media(data):
-            self.loop.call_later(0.002, send) if upstream.transport is None else send()
+            send()
             return
         seen = self.media.setdefault(client, [0, 0])
         seen[0] += 1
-        if int(seen[0] * self.loss) > int((seen[0] - 1) * self.loss):
+        if self._drop(client, seen[0]):
             seen[1] += 1
             return
         self.loop.call_later(self.delay_ms / 1000, send)
+
+    def _from_turn(self, upstream: socket.socket, client: tuple) -> None:
+        """What the TURN server sends a client goes back to it, untouched."""
+        try:
+            data = upstream.recv(65536)
+        except OSError:
+            return
+        self.listener.transport.sendto(data, client)
 
     async def _tcp(self, reader, writer) -> None:
         self.counts["tcp"] += 1
@@ -214,6 +219,18 @@ class TurnFront:
                 sink.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def _drop(self, client: tuple, n: int) -> bool:
+        """Exactly one packet of every run of round(1/loss) of this client's, at a random place in
+        the run: the share is exact, and no regular pattern of the sender (a probe, then an
+        acknowledgement, ...) can make the drops fall on one kind of packet only."""
+        if self.loss <= 0:
+            return False
+        run = max(1, round(1 / self.loss))
+        start = (n - 1) // run * run
+        if start not in self.victims.get(client, {}):
+            self.victims[client] = {start: start + 1 + self.random.randrange(run)}
+        return n == self.victims[client][start]
 
     def dropped_share(self) -> float:
         seen = sum(s for s, _ in self.media.values())

@@ -16,17 +16,21 @@ KEEP = 50  # results kept in localStorage
 STORE_PREFIX = "callstats.precall."  # + AppID: a JSON list of the last results, oldest first
 AUTH_WAIT_MS = 15000  # a test asked for before the first token waits this long for it
 
-# What a probe measures (web/precall.js reads these). 20 pings over 2 s while 1,000 packets of
-# 1,000 bytes (one per datagram) go unreliably: a loss share within about a point of the truth;
-# then 3 s of bulk, capped at 10 Mbit/s: enough to say whether a call's media fits, without
-# costing the page's main thread more than a few hundred small messages a second.
+# What a probe measures (web/precall.js reads these). 600 numbered 8-byte packets over 3 s,
+# unreliable, each echoed: round trips and the loss share one way. Tiny, so that even at a 500 ms
+# round trip what is in flight (200 a second x ~30 bytes of SCTP data each) stays under the
+# smallest congestion window SCTP falls back to after losses (4 x 1,200 bytes): nothing queues,
+# and the path's own delay and loss are what is measured (100-byte packets queued behind a
+# shrunken window at 5 % loss and 300 ms, and doubled the round trip); then 3 s of
+# bulk, capped at 10 Mbit/s: enough to say whether a call's media fits. Chunks of 16 KB: larger
+# ones cost the main thread fewer tasks, but over a lossy, distant path a 64 KB message may not
+# arrive whole within the 3 s at all (bench/precall.py saw throughput 0 at 5 % and 100 ms).
 MEASURE = {
     "connectMs": 5000, "graceMs": 1000,
-    "rtt": {"count": 20, "everyMs": 100},
-    "loss": {"count": 1000, "everyMs": 10, "perTick": 5, "bytes": 1000},
+    "echo": {"count": 600, "everyMs": 5, "bytes": 8},
     "bulk": {"ms": 3000, "maxKbps": 10000, "chunkBytes": 16384, "bufferBytes": 1 << 20},
 }
-CONNECT_ONLY = {"connectMs": 5000, "graceMs": 1000, "rtt": {"count": 5, "everyMs": 50}, "loss": None, "bulk": None}
+CONNECT_ONLY = {"connectMs": 5000, "graceMs": 1000, "echo": {"count": 5, "everyMs": 50, "bytes": 8}, "bulk": None}
 
 REASONS = {
     "noTurnServer": "no TURN server: the collector has none configured and none was given",

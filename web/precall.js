@@ -3,11 +3,15 @@
 // servers, UDP then TCP), turns what this returns into figures, and reports them.
 //
 // One probe: two pcs in this page, both `iceTransportPolicy: "relay"` through the given TURN
-// servers, so every packet goes page -> TURN -> page. Three negotiated data channels A -> B:
-//   rtt    reliable: A pings, B echoes; each ping's round trip (ms)
-//   loss   unordered, no retransmits: A sends `count` packets, B counts the ones that arrive
-//   bulk   reliable: A sends as fast as allowed (at most maxKbps, send buffer at most bufferBytes)
-//          for `ms`; B counts the bytes that arrive within that time
+// servers, so every packet goes page -> TURN -> page. Two negotiated data channels A -> B:
+//   echo   unordered, no retransmits: A sends `count` small numbered packets at a steady pace, B
+//          counts the ones that arrive (loss, one way) and echoes each number back (round trips).
+//          Unreliable, so that neither a retransmission nor the packets queued behind one
+//          (head-of-line blocking) stretch a round trip; small and paced, so that the channel's
+//          congestion window never holds them back.
+//   bulk   reliable, unordered (a message whose piece was lost holds up no other): A sends as fast
+//          as allowed (at most maxKbps, send buffer at most bufferBytes) for `ms`; B counts the
+//          bytes that arrive within that time
 // Everything is bounded in time (connectMs, the steps' own lengths, a grace for late packets) and
 // stops at once on stopProbe(reason): the pcs are closed and the probe says why it stopped.
 
@@ -73,9 +77,8 @@ class Probe {
     const b = new RTCPeerConnection(config);
     this.pcs = [a, b];
     const channels = (pc) => ({
-      rtt: pc.createDataChannel("rtt", { negotiated: true, id: 0 }),
-      loss: pc.createDataChannel("loss", { negotiated: true, id: 1, ordered: false, maxRetransmits: 0 }),
-      bulk: pc.createDataChannel("bulk", { negotiated: true, id: 2 }),
+      echo: pc.createDataChannel("echo", { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 }),
+      bulk: pc.createDataChannel("bulk", { negotiated: true, id: 1, ordered: false }),
     });
     const [ca, cb] = [channels(a), channels(b)];
     const noRelay = this.watchGathering(a, b);
@@ -83,29 +86,37 @@ class Probe {
     await b.setRemoteDescription(a.localDescription);
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription(b.localDescription);
-    const open = Promise.all([ca.rtt, cb.rtt].map(opened));
+    const open = Promise.all([ca.echo, cb.echo].map(opened));
     const began = performance.now();
-    if (!(await this.until(Promise.race([open, noRelay]), options.connectMs))) return;
-    if (ca.rtt.readyState !== "open" || cb.rtt.readyState !== "open") return;
-    result.connected = true;
+    const ready = await this.until(Promise.race([open, noRelay]), options.connectMs);
+    // connected: the media path through TURN is up (ICE and DTLS), whether or not the channels
+    // opened before a stop
+    result.connected = [a, b].every(connected);
+    if (!ready || ca.echo.readyState !== "open" || cb.echo.readyState !== "open") return;
     result.connectMs = performance.now() - began;
-    await Promise.all([this.pings(ca.rtt, cb.rtt), options.loss && this.losses(ca.loss, cb.loss)]);
+    await this.echoes(ca.echo, cb.echo);
     if (options.bulk && !result.stopped) await this.bulk(ca.bulk, cb.bulk);
   }
 
-  // Every candidate goes straight to the other pc; resolves when gathering ended without a relay
-  // candidate (nothing else can be gathered under the relay policy: the TURN servers failed).
+  // Every candidate goes straight to the other pc; resolves when a pc's gathering ended without a
+  // relay candidate of its own (nothing else can be gathered under the relay policy: the TURN
+  // servers failed it). Each pc counts for itself: one may finish before the other's relay
+  // candidate arrives.
   watchGathering(a, b) {
     const { result } = this;
     return new Promise((resolve) => {
       for (const [pc, other] of [[a, b], [b, a]]) {
+        let relays = 0;
         pc.onicecandidate = (event) => {
           if (!event.candidate || !event.candidate.candidate) {
             result.gatheringDone = true;
-            if (result.relayCandidates === 0) resolve();
+            if (relays === 0) resolve();
             return;
           }
-          if (pc === a && / typ relay /.test(event.candidate.candidate)) result.relayCandidates++;
+          if (/ typ relay /.test(event.candidate.candidate)) {
+            relays++;
+            result.relayCandidates++;
+          }
           other.addIceCandidate(event.candidate).catch(() => {});
         };
         pc.onicecandidateerror = (event) => {
@@ -117,58 +128,43 @@ class Probe {
     });
   }
 
-  async pings(a, b) {
-    const { count, everyMs } = this.options.rtt;
-    const sent = new Map();
-    b.onmessage = (event) => b.send(event.data);
-    let answered;
-    const all = new Promise((resolve) => { answered = resolve; });
-    a.onmessage = (event) => {
-      const at = sent.get(event.data);
-      if (at === undefined) return;
-      sent.delete(event.data);
-      this.result.rtts.push(performance.now() - at);
-      if (this.result.rtts.length === count) answered();
-    };
-    let seq = 0;
-    const halt = this.every(everyMs, () => {
-      if (seq >= count || a.readyState !== "open") return halt();
-      const ping = String(seq++);
-      sent.set(ping, performance.now());
-      a.send(ping);
-      this.result.bytesSent += ping.length;
-    });
-    await this.until(all, count * everyMs + this.options.graceMs);
-    halt();
-  }
-
-  async losses(a, b) {
-    const { count, everyMs, perTick, bytes } = this.options.loss;
+  async echoes(a, b) {
+    const { count, everyMs, bytes } = this.options.echo;
+    const { result } = this;
+    const sent = new Map(); // number -> when
     const seen = new Set();
-    b.binaryType = "arraybuffer";
+    a.binaryType = b.binaryType = "arraybuffer";
     b.onmessage = (event) => {
-      if (event.data.byteLength >= 4) seen.add(new DataView(event.data).getUint32(0));
-      this.result.lossReceived = seen.size;
+      if (event.data.byteLength < 4) return;
+      const number = new DataView(event.data).getUint32(0);
+      seen.add(number);
+      result.lossReceived = seen.size;
+      b.send(event.data.slice(0, 4));
     };
-    const packet = new Uint8Array(bytes);
+    a.onmessage = (event) => {
+      const at = event.data.byteLength >= 4 && sent.get(new DataView(event.data).getUint32(0));
+      if (!at) return;
+      sent.delete(new DataView(event.data).getUint32(0));
+      result.rtts.push(performance.now() - at);
+    };
+    const packet = new Uint8Array(Math.max(4, bytes));
     const view = new DataView(packet.buffer);
     let finished;
     const done = new Promise((resolve) => { finished = resolve; });
     const halt = this.every(everyMs, () => {
-      for (let i = 0; i < perTick; i++) {
-        if (this.result.lossSent >= count || a.readyState !== "open") {
-          halt();
-          finished();
-          return;
-        }
-        view.setUint32(0, this.result.lossSent++);
-        a.send(packet);
-        this.result.bytesSent += bytes;
+      if (result.lossSent >= count || a.readyState !== "open") {
+        halt();
+        finished();
+        return;
       }
+      view.setUint32(0, result.lossSent);
+      sent.set(result.lossSent++, performance.now());
+      a.send(packet);
+      result.bytesSent += packet.byteLength;
     });
-    await this.until(done, (count / perTick) * everyMs * 3);
+    await this.until(done, count * everyMs * 3);
     halt();
-    // what is still in the send buffer goes out, then late packets have a grace to arrive
+    // what is still in the send buffer goes out, then late packets and echoes have a grace
     await this.until(drained(a, this), this.options.graceMs);
     await this.until(this.stopped, this.options.graceMs);
   }
@@ -208,6 +204,10 @@ class Probe {
     }
     this.result.endedAt = now();
   }
+}
+
+function connected(pc) {
+  return pc.connectionState === "connected" || ["connected", "completed"].includes(pc.iceConnectionState);
 }
 
 function opened(channel) {
