@@ -97,7 +97,7 @@ def figures(run: dict) -> dict:
     """One probe's measurements -> rtt (ms, median), jitter (ms: the mean change between
     successive round trips), fractionalLoss (0..1), throughput (kbit/s, average)."""
     rtts = [float(r) for r in run.get("rtts") or []]
-    sent, received = run.get("lossSent") or 0, run.get("lossReceived") or 0
+    sent, received = run.get("echoSent") or 0, run.get("echoReceived") or 0
     bulk_ms = run.get("bulkMs") or 0
     return {
         "rtt": round(median(rtts), 2) if rtts else None,

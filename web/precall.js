@@ -15,7 +15,6 @@
 // Everything is bounded in time (connectMs, the steps' own lengths, a grace for late packets) and
 // stops at once on stopProbe(reason): the pcs are closed and the probe says why it stopped.
 
-const now = () => performance.timeOrigin + performance.now();
 let running = null; // {stop(reason)} of the probe under way
 
 export function stopProbe(reason) {
@@ -46,9 +45,8 @@ class Probe {
     this.timers = new Set();
     this.pcs = [];
     this.result = {
-      startedAt: now(), endedAt: null, stopped: null, error: null, connected: false, connectMs: null,
-      relayCandidates: 0, gatheringDone: false, candidateErrors: [], rtts: [], lossSent: 0, lossReceived: 0,
-      bulkSent: 0, bulkReceived: 0, bulkMs: 0, bytesSent: 0,
+      stopped: null, error: null, connected: false, relayCandidates: 0, candidateErrors: [], rtts: [],
+      echoSent: 0, echoReceived: 0, bulkSent: 0, bulkReceived: 0, bulkMs: 0, bytesSent: 0,
     };
   }
 
@@ -87,13 +85,11 @@ class Probe {
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription(b.localDescription);
     const open = Promise.all([ca.echo, cb.echo].map(opened));
-    const began = performance.now();
     const ready = await this.until(Promise.race([open, noRelay]), options.connectMs);
     // connected: the media path through TURN is up (ICE and DTLS), whether or not the channels
     // opened before a stop
     result.connected = [a, b].every(connected);
     if (!ready || ca.echo.readyState !== "open" || cb.echo.readyState !== "open") return;
-    result.connectMs = performance.now() - began;
     await this.echoes(ca.echo, cb.echo);
     if (options.bulk && !result.stopped) await this.bulk(ca.bulk, cb.bulk);
   }
@@ -109,7 +105,6 @@ class Probe {
         let relays = 0;
         pc.onicecandidate = (event) => {
           if (!event.candidate || !event.candidate.candidate) {
-            result.gatheringDone = true;
             if (relays === 0) resolve();
             return;
           }
@@ -138,7 +133,7 @@ class Probe {
       if (event.data.byteLength < 4) return;
       const number = new DataView(event.data).getUint32(0);
       seen.add(number);
-      result.lossReceived = seen.size;
+      result.echoReceived = seen.size;
       b.send(event.data.slice(0, 4));
     };
     a.onmessage = (event) => {
@@ -152,13 +147,13 @@ class Probe {
     let finished;
     const done = new Promise((resolve) => { finished = resolve; });
     const halt = this.every(everyMs, () => {
-      if (result.lossSent >= count || a.readyState !== "open") {
+      if (result.echoSent >= count || a.readyState !== "open") {
         halt();
         finished();
         return;
       }
-      view.setUint32(0, result.lossSent);
-      sent.set(result.lossSent++, performance.now());
+      view.setUint32(0, result.echoSent);
+      sent.set(result.echoSent++, performance.now());
       a.send(packet);
       result.bytesSent += packet.byteLength;
     });
@@ -202,7 +197,6 @@ class Probe {
         // closed already
       }
     }
-    this.result.endedAt = now();
   }
 }
 

@@ -8,8 +8,8 @@ from pyclient import precall
 
 from .fakeport import FakePort
 
-MEASURED = {"connected": True, "relayCandidates": 1, "rtts": [10, 14, 12, 30, 11], "lossSent": 1000,
-            "lossReceived": 980, "bulkReceived": 375_000, "bulkMs": 3000, "bytesSent": 4_000_000,
+MEASURED = {"connected": True, "relayCandidates": 1, "rtts": [10, 14, 12, 30, 11], "echoSent": 1000,
+            "echoReceived": 980, "bulkReceived": 375_000, "bulkMs": 3000, "bytesSent": 4_000_000,
             "candidateErrors": [], "stopped": None, "error": None}
 
 
