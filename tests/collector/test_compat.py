@@ -44,6 +44,8 @@ def test_a_deployed_client_session_is_stored_and_readable(collector):
         assert claims["userID"] == quote(USER, safe="")
         assert claims["expiry"].endswith("Z") and time.strptime(claims["expiry"], "%Y-%m-%dT%H:%M:%SZ")
         assert claims["submissionInterval"] == 15000 and claims["collectSDP"] is True
+        # the deployed client sends feedback, SDPs and app logs only when the token lists them
+        assert {"userFeedback", "sdpSubmissionEvent", "applicationErrorLog"} <= set(claims["ingestedEvents"])
         headers = {"Authorization": f"Bearer {answer['access_token']}", "Origin": "https://meet.example.com"}
         assert client.post("/generics", json={"appID": int(app["appID"]), "userID": quote(USER, safe=""),
                                               "version": "3.73.21", "eventType": "log",
@@ -79,6 +81,12 @@ def test_a_deployed_client_session_is_stored_and_readable(collector):
                  "reportType": "local", "mediaType": "audio", "userID": USER, "localStartTime": now}]}),
             ("events/user/alive", {**common, "eventType": "userAlive"}),
             ("events/media/actions", {**fabric, "eventType": "audioMute", "mediaDeviceID": "default", "remoteIDList": ["bob"]}),
+            ("events/sdp", {**fabric, "timestamp": now + 1, "localSDP": "v=0\r\no=- 4611 2 IN IP4 127.0.0.1\r\n",
+                            "remoteSDP": "v=0\r\no=- 7305 2 IN IP4 127.0.0.1\r\n"}),
+            ("events/app/logs", {**fabric, "timestamp": now + 2, "level": "error", "messageType": "json",
+                                 "message": '{"name":"OverconstrainedError","constraintName":"width"}'}),
+            ("events/feedback", {**common, "timestamp": now + 3, "remoteID": "bob",
+                                 "feedback": {"overallRating": 4, "comments": "a little echo"}}),
             ("stats", {**fabric, "eventType": "stats", "stats": chrome_stats(now, 20000),
                        "batteryStatus": {"batteryLevel": 1, "isBatteryCharging": True}}),
             ("stats", {**fabric, "eventType": "stats", "timestamp": now + 15000, "stats": chrome_stats(now + 15000, 80000)}),
@@ -96,7 +104,7 @@ def test_a_deployed_client_session_is_stored_and_readable(collector):
                 continue
             assert stored[(path, item["timestamp"])] == item  # every field as received, unknown ones too
         samples = client.get(f"/v1/apps/{app['appID']}/conferences/{conf}/stats", headers=reader(app)).json()
-        assert [s["stats"] for s in samples] == [sent[6][1]["stats"], sent[7][1]["stats"]]
+        assert [s["stats"] for s in samples] == [body["stats"] for path, body in sent if path == "stats"]
         detail = client.get(f"/v1/apps/{app['appID']}/conferences/{conf}", headers=reader(app)).json()
         assert detail["conferenceID"] == CONFERENCE
         (person,) = detail["participants"]
