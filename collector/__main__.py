@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from .settings import Settings, default, described
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,13 +57,12 @@ def build_parser() -> Parser:
     serve.add_argument("--certfile", type=Path)
     serve.add_argument("--keyfile", type=Path)
     serve.add_argument("--dist", type=Path, default=ROOT / "dist", help="the bundle to serve at / (default dist/)")
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--rate", type=float, default=50.0, help="requests a second per access token (429 above)")
-    serve.add_argument("--burst", type=float, default=200.0, help="requests allowed at once per access token")
-    serve.add_argument("--submission-interval", type=int, default=15000,
-                       help="ms between a client's stats uploads (told in its access token)")
-    serve.add_argument("--token-lifetime", type=int, default=7200,
-                       help="seconds an access token is valid (clients renew it before it expires)")
+    serve.add_argument("--workers", type=int, default=1, help="serving processes (one per core)")
+    for name in ("rate", "burst"):
+        serve.add_argument(f"--{name}", type=float, default=default(name), help=described(name))
+    for name in ("submission_interval", "token_lifetime"):
+        serve.add_argument("--" + name.replace("_", "-"), type=int, default=default(name), help=described(name))
+    serve.add_argument("--retain-days", type=float, default=default("retain_days"), help=described("retain_days"))
     turn_args(serve)
 
     demo = commands.add_parser("demo", help="serve with a demo app: a real call at /demo/ (SQLite)")
@@ -93,6 +94,8 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("serve", "demo"):
+        metrics_folder(args.data_dir, args.port)
     if args.command == "serve":
         return serve(args, parser)
     if args.command == "demo":
@@ -120,9 +123,10 @@ def demo(args, parser) -> int:
     print(f"demo: dashboard: {base}dashboard/#app={app['appID']}&key={app['readKey']}", flush=True)
     print(f"demo: read API: {base}v1/apps/{app['appID']}/conferences  (Authorization: Bearer {app['readKey']})",
           flush=True)
-    args.database_url, args.certfile, args.keyfile = None, None, None
-    # uploads every 5 s rather than 15 s: the demo's dashboard charts fill in while one watches
-    args.workers, args.rate, args.burst, args.submission_interval, args.token_lifetime = 1, 50.0, 200.0, 5000, 7200
+    args.database_url, args.certfile, args.keyfile, args.workers = None, None, None, 1
+    for name in ("rate", "burst", "token_lifetime", "retain_days"):
+        setattr(args, name, default(name))
+    args.submission_interval = 5000  # not 15 s: the demo's dashboard charts fill in while one watches
     turn = _demo_turn(args)
     args.turn_url, args.turn_secret = (turn.turn.url, turn.turn.secret) if turn else (None, None)
     try:
@@ -145,54 +149,55 @@ def _demo_turn(args):
 
 
 def serve(args, parser, demo_app=None) -> int:
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
+    """Migrate the schema once, then serve with granian (TLS, HTTP/2 and HTTP/1.1 by ALPN): each of
+    its `--workers` processes builds its app from the settings left in the environment."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces, SSLProtocols
+    from granian.log import LogLevels
 
-    from .app import create_app
     from .store import database_url
     from .tls import self_signed, spki_hash
 
     if bool(args.certfile) != bool(args.keyfile):
         parser.error("--certfile and --keyfile go together")
-    certfile, keyfile = (args.certfile, args.keyfile) if args.certfile else self_signed(args.data_dir)
-    config = Config()
-    config.bind = [f"{args.host}:{args.port}"]
-    config.certfile, config.keyfile = str(certfile), str(keyfile)
-    config.alpn_protocols = ["h2", "http/1.1"]
-    config.accesslog = None
-    url = database_url(args.data_dir, args.database_url)
+    if args.workers < 1:
+        parser.error("--workers: at least 1")
     turn = turn_of(args, parser)
+    certfile, keyfile = (args.certfile, args.keyfile) if args.certfile else self_signed(args.data_dir)
+    settings = Settings(database_url=database_url(args.data_dir, args.database_url), dist=args.dist,
+                        rate=args.rate, burst=args.burst, submission_interval=args.submission_interval,
+                        token_lifetime=args.token_lifetime, retain_days=args.retain_days,
+                        turn_url=turn.url if turn else None, turn_secret=turn.secret if turn else None,
+                        demo_app=demo_app)
+    asyncio.run(_migrate(settings.database_url))
+    settings.to_environment()
     print(f"collector: https://{args.host}:{args.port}/  (HTTP/2, TLS)", flush=True)
     print(f"collector: certificate SPKI sha256: {spki_hash(certfile)}", flush=True)
-    if args.workers <= 1:
-        app = create_app(url, dist=args.dist, rate=args.rate, burst=args.burst,
-                         submission_interval=args.submission_interval, token_lifetime=args.token_lifetime,
-                         demo_app=demo_app, turn=turn)
-        asyncio.run(hypercorn_serve(app, config))
-        return 0
-    return _serve_workers(config, args, url)
+    Granian("collector.app:from_environment", factory=True, address=args.host, port=args.port,
+            interface=Interfaces.ASGI, workers=args.workers, http=HTTPModes.auto,
+            ssl_cert=Path(certfile), ssl_key=Path(keyfile), ssl_protocol_min=SSLProtocols.tls12,
+            log_level=LogLevels.warning, log_access=False).serve()
+    return 0
 
 
-def _serve_workers(config, args, url: str) -> int:
-    """Several processes on one socket: migrate once here, then each worker builds its app."""
-    from hypercorn.run import run
+def metrics_folder(data_dir: Path, port: int) -> None:
+    """Where the serving processes keep their metrics (/metrics adds them up): one folder per
+    port, emptied at start, as Prometheus counters start from zero with the process. Named
+    before anything imports prometheus_client, which reads it once."""
+    import shutil
 
+    folder = data_dir / f"metrics-{port}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+async def _migrate(url: str) -> None:
     from .store import make_engine, migrate
 
-    async def migrate_once():
-        engine = make_engine(url)
-        await migrate(engine)
-        await engine.dispose()
-
-    asyncio.run(migrate_once())
-    os.environ.update(COLLECTOR_DATABASE_URL=url, COLLECTOR_DIST=str(args.dist) if args.dist.is_dir() else "",
-                      COLLECTOR_RATE=str(args.rate), COLLECTOR_BURST=str(args.burst),
-                      COLLECTOR_SUBMISSION_INTERVAL=str(args.submission_interval),
-                      COLLECTOR_TOKEN_LIFETIME=str(args.token_lifetime),
-                      COLLECTOR_TURN_URL=args.turn_url or "", COLLECTOR_TURN_SECRET=args.turn_secret or "")
-    config.application_path = "collector.app:from_environment()"
-    config.workers = args.workers
-    return run(config)
+    engine = make_engine(url)
+    await migrate(engine)
+    await engine.dispose()
 
 
 async def apps_command(args, parser) -> int:

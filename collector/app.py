@@ -1,49 +1,44 @@
 """The collector's ASGI app: the REST v1 protocol, the read API, and dist/ at /."""
 
-import os
+import asyncio
 import secrets
-from urllib.parse import unquote
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Optional
+from urllib.parse import unquote
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from . import auth, protocol, reading
+from . import metrics, protocol, reading, retention
 from .cors import AppCors
 from .encoding import GzipRequests
 from .limits import BodyLimit, RateLimiter, TooLarge, TooMany
+from .settings import Settings
 from .static import PrecompressedFiles
-from .store import Store, make_engine, migrate
-from .turn import Turn
-
-BODY_LIMIT = 1 << 20  # 1 MiB: a stats sample of a large call is ~100 KB
+from .store import Store, make_engine
 
 
-def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.0, burst: float = 200.0,
-               body_limit: int = BODY_LIMIT, run_migrations: bool = True,
-               submission_interval: int = 15000, token_lifetime: int = auth.TOKEN_LIFETIME_S,
-               demo_app: Optional[dict] = None, turn: Optional[Turn] = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
+    """The app of one serving process; the schema is migrated already (`serve` does it first)."""
+    body_limit = settings.body_limit
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = make_engine(database_url)
-        if run_migrations:
-            await migrate(engine)
+        engine = make_engine(settings.database_url)
         app.state.store = Store(engine)
         app.state.signing_key = await app.state.store.setting("token-signing-key", lambda: secrets.token_urlsafe(48))
+        retaining = asyncio.create_task(retention.run_forever(engine, settings.retain_days))
         yield
+        retaining.cancel()
         await engine.dispose()
 
     app = FastAPI(title="callstats collector", version="0.1.0", lifespan=lifespan)
-    app.state.body_limit = body_limit
-    app.state.submission_interval = submission_interval
-    app.state.token_lifetime = token_lifetime
-    app.state.turn = turn
-    app.state.limiter = RateLimiter(rate, burst)
-    app.include_router(protocol.router)
-    app.include_router(reading.router)
+    app.state.settings = settings
+    app.state.turn = settings.turn()
+    app.state.limiter = RateLimiter(settings.rate, settings.burst)
+    noted = [Depends(metrics.note_route)]
+    app.include_router(protocol.router, dependencies=noted)
+    app.include_router(reading.router, dependencies=noted)
     app.add_exception_handler(protocol.ProtocolError, lambda _r, exc: protocol.error_response(exc))
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(TooLarge, lambda _r, _e: JSONResponse(
@@ -53,24 +48,20 @@ def create_app(database_url: str, dist: Optional[Path] = None, rate: float = 50.
     app.add_middleware(GzipRequests, limit=body_limit)  # inside BodyLimit: it sees the compressed size
     app.add_middleware(BodyLimit, limit=body_limit)
     app.add_middleware(AppCors, store_of=lambda: app.state.store)
+    app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(EncodedConferenceIDs)
-    if demo_app is not None:  # `python -m collector demo`: the demo page reads its app here
+    app.add_api_route("/metrics", metrics.render, methods=["GET"], include_in_schema=False, dependencies=noted)
+    if settings.demo_app is not None:  # `python -m collector demo`: the demo page reads its app here
+        demo_app = settings.demo_app
         app.add_api_route("/demo/app.json", lambda: demo_app, methods=["GET"], include_in_schema=False)
-    if dist is not None and dist.is_dir():
-        app.mount("/", PrecompressedFiles(dist), name="dist")
+    if settings.dist is not None and settings.dist.is_dir():
+        app.mount("/", PrecompressedFiles(settings.dist), name="dist")
     return app
 
 
 def from_environment() -> FastAPI:
-    """The app of one worker among several (`serve --workers N`): the parent process migrated the
-    schema and passes its settings in the environment."""
-    env = os.environ
-    dist = Path(env["COLLECTOR_DIST"]) if env.get("COLLECTOR_DIST") else None
-    turn = Turn(env["COLLECTOR_TURN_URL"], env["COLLECTOR_TURN_SECRET"]) if env.get("COLLECTOR_TURN_URL") else None
-    return create_app(env["COLLECTOR_DATABASE_URL"], dist=dist, rate=float(env["COLLECTOR_RATE"]),
-                      burst=float(env["COLLECTOR_BURST"]), run_migrations=False,
-                      submission_interval=int(env["COLLECTOR_SUBMISSION_INTERVAL"]),
-                      token_lifetime=int(env["COLLECTOR_TOKEN_LIFETIME"]), turn=turn)
+    """The app of one serving process, built from the settings `serve` put in the environment."""
+    return create_app(Settings.from_environment())
 
 
 async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

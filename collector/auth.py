@@ -15,8 +15,6 @@ import jwt
 
 from .turn import Turn, credentials as turn_credentials
 
-TOKEN_LIFETIME_S = 7200
-SUBMISSION_INTERVAL_MS = 15000
 LEEWAY_S = 5
 THIRD_PARTY_ALGORITHMS = ("ES256", "RS256")
 # The kinds the deployed callstats.js sends only when its token lists them (SPEC part 2): this
@@ -96,9 +94,8 @@ def _decode(code: str, key: str, algorithms: list[str], required: list[str]) -> 
         raise AuthError(401, "invalid_grant", f"invalid code: {exc}")
 
 
-def issue(app_id: int, user_id: str, signing_key: str, now: Optional[float] = None,
-          submission_interval_ms: int = SUBMISSION_INTERVAL_MS, lifetime_s: int = TOKEN_LIFETIME_S,
-          turn: Optional[Turn] = None) -> dict:
+def issue(app_id: int, user_id: str, signing_key: str, submission_interval_ms: int, lifetime_s: int,
+          turn: Optional[Turn] = None, now: Optional[float] = None) -> dict:
     """The /authenticate answer. Claims are what deployed clients read: appID as a number (the
     AppID is all digits), userID URL-encoded, expiry as an ISO date-time, submissionInterval,
     ingestedEvents. With a TURN server configured, `iceServers` carries credentials for it."""

@@ -107,8 +107,8 @@ async def authenticate(
         await auth.verify_code(state.store, app, user_id, code)
     except auth.AuthError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
-    return auth.issue(app_id, user_id, state.signing_key, submission_interval_ms=state.submission_interval,
-                      lifetime_s=state.token_lifetime, turn=state.turn)
+    return auth.issue(app_id, user_id, state.signing_key, submission_interval_ms=state.settings.submission_interval,
+                      lifetime_s=state.settings.token_lifetime, turn=state.turn)
 
 
 @router.get("/clockSync")
@@ -118,14 +118,14 @@ async def clock_sync():
 
 @router.post("/generics")
 async def generics(request: Request):
-    body, _ = await parse(request, wire.GenericsBody, request.app.state.body_limit)
+    body, _ = await parse(request, wire.GenericsBody, request.app.state.settings.body_limit)
     return OK
 
 
 @router.post("/{appID}/configurations")
 async def configurations(request: Request, appID: int):
     await authorized_app(request, appID)
-    await read_body(request, request.app.state.body_limit)
+    await read_body(request, request.app.state.settings.body_limit)
     return OK
 
 

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from pyclient import stats as client_stats
 from pyclient.quality import ORDER
 
+from .metrics import GROUP_COMMIT, STORAGE_ERRORS
+
 metadata = sa.MetaData()
 
 settings = sa.Table(  # the collector's own secrets, shared by every worker through the database
@@ -305,6 +307,7 @@ class Store:
             batch = [await self._pending.get()]
             while not self._pending.empty() and len(batch) < GROUP_COMMIT_MAX:
                 batch.append(self._pending.get_nowait())
+            GROUP_COMMIT.observe(len(batch))
             try:
                 await self._write([request for request, _ in batch])
                 results = [None] * len(batch)
@@ -315,6 +318,7 @@ class Store:
                         await self._write([request])
                         results.append(None)
                     except Exception as exc:
+                        STORAGE_ERRORS.inc()
                         results.append(exc)
             for (_, future), error in zip(batch, results):
                 if not future.done():

@@ -41,4 +41,40 @@ def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
 
     run_async(as_of_0001())
     columns, rows, version = run_async(upgraded())
-    assert "worst_quality" in columns and rows == [("kept", None)] and version == "0002"
+    assert "worst_quality" in columns and rows == [("kept", None)] and version == "0003"
+
+
+def test_0003_partitions_the_stats_of_a_0002_postgres_database_by_day(postgres):
+    url = postgres.create_database("as_of_0002").replace("postgresql://", "postgresql+asyncpg://", 1)
+    insert = sa.text("INSERT INTO stats (app_id, conference_id, uc_id, path, \"timestamp\", item_id, stats) "
+                     "VALUES (1, 'kept', 'u', 'stats', :at, :item, '[]')")
+
+    async def as_of_0002():
+        engine = make_engine(url)
+
+        def old_schema(connection):
+            config = Config()
+            config.set_main_option("script_location", "collector/migrations")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+            for n in range(3):
+                connection.execute(insert, {"at": 1_700_000_000_000 + n, "item": f"i{n}"})
+
+        async with engine.begin() as conn:
+            await conn.run_sync(old_schema)
+        await engine.dispose()
+
+    async def upgraded():
+        engine = make_engine(url)
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(insert, {"at": 1_700_000_000_009, "item": "after"})
+            rows = (await conn.execute(sa.text("SELECT id, item_id FROM stats ORDER BY id"))).all()
+            kind = (await conn.execute(sa.text("SELECT relkind FROM pg_class WHERE relname = 'stats'"))).scalar()
+        await engine.dispose()
+        return rows, kind
+
+    run_async(as_of_0002())
+    rows, kind = run_async(upgraded())
+    assert kind in ("p", b"p")  # partitioned (asyncpg answers the "char" type as bytes)
+    assert [item for _, item in rows] == ["i0", "i1", "i2", "after"] and rows[-1][0] == 4  # the ids go on
