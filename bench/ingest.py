@@ -1,19 +1,23 @@
-"""Stats submissions a second the collector accepts, with latency, over HTTP/2.
+"""Stats submissions a second the collector accepts, with latency, over HTTP/2: granian (the
+front `serve` runs) beside hypercorn (the front it had before, pinned only for this bench).
 
     .venv/bin/python bench/ingest.py [--seconds 8] [--clients 10,100,500]
 
-For SQLite and PostgreSQL, 1 and 2 workers, and each number of concurrent clients: h2load (Debian's
-nghttp2-client, a C HTTP/2 load generator, so the client is not the bottleneck) posts one
-realistic stats body (a 4-stream call's getStats delta, ~3 KB) to .../{ucID}/stats for a fixed
-time. Reported: accepted submissions a second, p50/p99 latency of the 200s, and lost = acknowledged
-minus stored (must be 0). The baseline rows are the same server answering GET /clockSync (no body,
-no database): the ceiling of the HTTP/2 + TLS stack itself on this machine. Machines here are
-noisy: compare rows within one run.
+For SQLite and PostgreSQL, 1 and 2 workers, and each number of concurrent clients, both fronts
+serve the same app: h2load (Debian's nghttp2-client, a C HTTP/2 load generator, so the client is
+not the bottleneck) posts one realistic stats body (a 4-stream call's getStats delta, ~3 KB) to
+.../{ucID}/stats for a fixed time. Reported: accepted submissions a second, p50/p99 latency of the
+200s, lost = acknowledged minus stored (must be 0), and granian over hypercorn. The baseline
+columns are the same server answering GET /clockSync (no body, no database): the ceiling of the
+HTTP/2 + TLS stack itself. Then an open-loop row per database: granian at half the rate it
+reached with 100 clients, sent at a fixed pace whatever the answers (h2load --rps), to read the
+latency of a collector that is not saturated. Machines here are noisy: compare rows within one run.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,9 +33,13 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from collector.settings import Settings  # noqa: E402
 from collector.store import Store, database_url, make_engine, stats  # noqa: E402
+from collector.tls import self_signed  # noqa: E402
 from tests.collector.wire import bearer, fabric, join  # noqa: E402
-from tests.servers import Postgres, start_collector  # noqa: E402
+from tests.servers import Postgres, Server, free_port, run_cli, start_collector, wait_listening  # noqa: E402
+
+FRONTS = ("hypercorn", "granian")
 
 
 def stats_body() -> dict:
@@ -69,7 +77,7 @@ async def make_app(url: str) -> dict:
 
 
 def h2load(clients: int, seconds: int, target: str, log: Path, *extra: str) -> str:
-    done = subprocess.run(["h2load", "-c", str(clients), "-m", "1", "-D", str(seconds), "--warm-up-time=1",
+    done = subprocess.run(["h2load", "-c", str(clients), "-D", str(seconds), "--warm-up-time=1",
                            "--log-file", str(log), *extra, target],
                           capture_output=True, text=True, timeout=seconds + 120)
     return done.stdout
@@ -88,18 +96,39 @@ def summary(ok: list[float], seconds: int) -> dict:
             "p99": statistics.quantiles(ok, n=100)[98] if len(ok) > 100 else float("nan")}
 
 
-def run_one(db: str, workers: int, clients: int, seconds: int, pg, tmp: Path) -> dict:
-    data = tmp / f"{db}-{workers}-{clients}"
-    db_url = pg.create_database(f"bench_{workers}_{clients}") if db == "postgresql" else None
+def start_hypercorn(data: Path, workers: int, db_url) -> Server:
+    """The same app behind hypercorn, as `serve` ran it before granian."""
+    storage = ("--data-dir", str(data), *(("--database-url", db_url) if db_url else ()))
+    run_cli("apps", "list", *storage)  # migrates the schema, as serve does first
+    cert, key = self_signed(data)
+    port = free_port()
+    settings = Settings(database_url=database_url(data, db_url), rate=1e6, burst=1e6)
+    (data / "metrics").mkdir(exist_ok=True)
+    env = {**os.environ, "COLLECTOR_SETTINGS": settings.model_dump_json(), "PROMETHEUS_MULTIPROC_DIR": str(data / "metrics")}
+    process = subprocess.Popen([sys.executable, "-m", "hypercorn", "--certfile", str(cert), "--keyfile", str(key),
+                                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                                "collector.app:from_environment()"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_listening("127.0.0.1", port, time.time() + 30)
+    return Server(process, f"https://127.0.0.1:{port}/", "", data)
+
+
+def start(front: str, data: Path, workers: int, db_url) -> Server:
+    if front == "hypercorn":
+        return start_hypercorn(data, workers, db_url)
     extra = ["--workers", str(workers), "--rate", "1000000", "--burst", "1000000"]
-    if db_url:
-        extra += ["--database-url", db_url]
-    server = start_collector(data, extra=tuple(extra))
+    return start_collector(data, extra=(*extra, *(("--database-url", db_url) if db_url else ())))
+
+
+def run_one(front: str, db: str, workers: int, clients: int, seconds: int, pg, tmp: Path, rps: float = 0) -> dict:
+    """One server, one load; `rps`: open loop at that many submissions a second in all."""
+    data = tmp / f"{front}-{db}-{workers}-{clients}-{int(rps)}"
+    data.mkdir(parents=True)
+    db_url = pg.create_database(f"bench_{front}_{workers}_{clients}_{int(rps)}") if db == "postgresql" else None
+    server = start(front, data, workers, db_url)
     try:
-        time.sleep(1.0 if workers > 1 else 0.2)  # let every worker start
+        time.sleep(1.5 if workers > 1 else 0.5)  # let every worker start
         url = database_url(data, db_url)
-        if url.startswith("postgresql://"):
-            url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
         app = asyncio.run(make_app(url))
         with httpx.Client(http2=True, verify=False, base_url=server.url, timeout=30) as client:
             headers = bearer(client, app)
@@ -108,16 +137,19 @@ def run_one(db: str, workers: int, clients: int, seconds: int, pg, tmp: Path) ->
         body.write_text(json.dumps(stats_body()))
         log = data / "h2load.log"
         target = f"{server.url}v1/apps/{app['appID']}/conferences/{conference}/{uc_id}/stats"
-        submitted = h2load(clients, seconds, target, log, "-H", f"authorization: {headers['Authorization']}",
+        pace = ("-m", "8", f"--rps={rps / clients:.3f}") if rps else ("-m", "1")
+        submitted = h2load(clients, seconds, target, log, *pace, "-H", f"authorization: {headers['Authorization']}",
                            "-H", "content-type: application/json", "-d", str(body))
         ok, errors = latencies(log)
         stored = asyncio.run(count_stored(url, uc_id))
-        baseline_log = data / "baseline.log"
-        h2load(clients, seconds, f"{server.url}clockSync", baseline_log)
-        base_ok, _ = latencies(baseline_log)
+        base = {"rate": float("nan"), "p99": float("nan")}
+        if not rps:
+            baseline_log = data / "baseline.log"
+            h2load(clients, seconds, f"{server.url}clockSync", baseline_log, "-m", "1")
+            base = summary(latencies(baseline_log)[0], seconds)
         # h2load logs no warm-up requests, which are stored too: lost = logged 200s not stored
         return {**summary(ok, seconds), "errors": errors, "lost": max(0, len(ok) - stored),
-                "baseline": summary(base_ok, seconds), "h2load": submitted}
+                "baseline": base, "h2load": submitted}
     finally:
         server.stop()
 
@@ -133,25 +165,39 @@ def main() -> None:
         sys.exit("bench/ingest.py needs h2load: apt-get install nghttp2-client")
     console = Console(width=200)
     table = Table(title=f"Stats submissions over HTTP/2, {args.seconds} s each (h2load)")
-    for col in ("database", "workers", "clients", "accepted/s", "p50 ms", "p99 ms", "non-200", "lost",
-                "baseline GET/s", "baseline p99 ms", "x baseline"):
-        table.add_column(col, justify="left" if col == "database" else "right")
+    for col in ("database", "workers", "clients", "front", "accepted/s", "p50 ms", "p99 ms", "non-200", "lost",
+                "baseline GET/s", "baseline p99 ms", "granian / hypercorn"):
+        table.add_column(col, justify="left" if col in ("database", "front") else "right")
     pg = Postgres() if "postgresql" in args.databases else None
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for db in args.databases.split(","):
+                capacity = {}
                 for workers in [int(w) for w in args.workers.split(",")]:
                     for clients in [int(c) for c in args.clients.split(",")]:
-                        r = run_one(db, workers, clients, args.seconds, pg, Path(tmp))
-                        base = r["baseline"]
-                        table.add_row(db, str(workers), str(clients), f"{r['rate']:.0f}", f"{r['p50']:.1f}",
-                                      f"{r['p99']:.1f}", str(r["errors"]), str(r["lost"]), f"{base['rate']:.0f}",
-                                      f"{base['p99']:.1f}", f"{r['rate'] / base['rate']:.2f}")
-                        console.print(f"  {db} workers={workers} clients={clients}: {r['rate']:.0f}/s", highlight=False)
+                        rates = {}
+                        for front in FRONTS:
+                            r = run_one(front, db, workers, clients, args.seconds, pg, Path(tmp))
+                            rates[front] = r["rate"]
+                            ratio = f"{rates['granian'] / rates['hypercorn']:.2f}" if len(rates) == 2 else ""
+                            add_row(table, db, workers, clients, front, r, ratio)
+                            console.print(f"  {db} workers={workers} clients={clients} {front}: {r['rate']:.0f}/s",
+                                          highlight=False)
+                        if clients == 100:
+                            capacity[workers] = rates["granian"]
+                for workers, rate in capacity.items():  # the open-loop row: half of granian's capacity
+                    r = run_one("granian", db, workers, 100, args.seconds, pg, Path(tmp), rps=rate / 2)
+                    add_row(table, db, workers, 100, f"granian open loop {rate / 2:.0f}/s", r, "")
     finally:
         if pg:
             pg.stop()
     console.print(table)
+
+
+def add_row(table, db, workers, clients, front, r, ratio) -> None:
+    base = r["baseline"]
+    table.add_row(db, str(workers), str(clients), front, f"{r['rate']:.0f}", f"{r['p50']:.1f}", f"{r['p99']:.1f}",
+                  str(r["errors"]), str(r["lost"]), f"{base['rate']:.0f}", f"{base['p99']:.1f}", ratio)
 
 
 if __name__ == "__main__":

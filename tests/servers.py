@@ -70,7 +70,7 @@ def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127
         if found:
             spki = found.group(1)
             break
-    _wait_listening(host, port, deadline)
+    wait_listening(host, port, deadline)
     return Server(process, f"https://{host}:{port}/", spki, data_dir)
 
 
@@ -80,6 +80,40 @@ def start_page_server(collector: Server, pages: Path, data_dir: Path) -> Server:
     cert = ("--certfile", str(collector.data_dir / "collector-cert.pem"),
             "--keyfile", str(collector.data_dir / "collector-key.pem"))
     return start_collector(data_dir, dist=pages, extra=cert)
+
+
+def start_balancer(folder: Path, collectors: list[Server]) -> Server:
+    """Debian's haproxy with deploy/haproxy.cfg as shipped, in front of `collectors` (two), with the
+    first one's certificate; ready once its health checks see every collector up."""
+    pem = folder / "site.pem"
+    pem.write_text((collectors[0].data_dir / "collector-cert.pem").read_text()
+                   + (collectors[0].data_dir / "collector-key.pem").read_text())
+    port, stats_socket = free_port(), folder / "haproxy.sock"
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text() + f"\nglobal\n    stats socket {stats_socket}\n"
+    (folder / "haproxy.cfg").write_text(config)
+    env = {**os.environ, "COLLECTOR_BIND": f"127.0.0.1:{port}", "COLLECTOR_PEM": str(pem),
+           **{f"COLLECTOR_{i + 1}": c.url.removeprefix("https://").rstrip("/") for i, c in enumerate(collectors)}}
+    process = subprocess.Popen(["haproxy", "-db", "-f", str(folder / "haproxy.cfg")], env=env,
+                               stdout=subprocess.DEVNULL, stderr=open(folder / "haproxy.log", "w"))
+    deadline = time.time() + 30
+    wait_listening("127.0.0.1", port, deadline)
+    while _servers_up(stats_socket) < len(collectors):
+        if time.time() > deadline:
+            raise RuntimeError(f"haproxy never saw the collectors up (see {folder / 'haproxy.log'})")
+        time.sleep(0.2)
+    return Server(process, f"https://127.0.0.1:{port}/", collectors[0].spki, folder)
+
+
+def _servers_up(stats_socket: Path) -> int:
+    """How many of haproxy's servers pass their health check (its runtime API: `show stat`)."""
+    try:
+        with socket.socket(socket.AF_UNIX) as unix:
+            unix.connect(str(stats_socket))
+            unix.sendall(b"show stat\n")
+            answer = b"".join(iter(lambda: unix.recv(65536), b"")).decode()
+    except OSError:
+        return 0
+    return sum(1 for line in answer.splitlines() if line.startswith("collectors,collector") and ",UP," in line)
 
 
 def run_cli(*args: str) -> dict:
@@ -122,7 +156,7 @@ class Postgres:
         subprocess.run([*self.as_user, str(self.bin / tool), *args], check=True, capture_output=True)
 
 
-def _wait_listening(host: str, port: int, deadline: float) -> None:
+def wait_listening(host: str, port: int, deadline: float) -> None:
     while time.time() < deadline:
         try:
             socket.create_connection((host, port), timeout=0.5).close()

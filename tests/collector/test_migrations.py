@@ -9,25 +9,33 @@ from collector.store import make_engine, migrate
 from ..servers import run_async
 
 
-def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+def as_of(url: str, revision: str, then) -> None:
+    """A database at an older revision, with `then(connection)` run on it (the data it had)."""
 
-    async def as_of_0001():
+    def old_schema(connection):
+        config = Config()
+        config.set_main_option("script_location", "collector/migrations")
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        then(connection)
+
+    async def make():
         engine = make_engine(url)
-
-        def old_schema(connection):
-            config = Config()
-            config.set_main_option("script_location", "collector/migrations")
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0001")
-            # 0001 creates today's tables: take the column away to have the schema 0001 made then
-            connection.execute(sa.text("ALTER TABLE conferences DROP COLUMN worst_quality"))
-            connection.execute(sa.text("INSERT INTO conferences (app_id, conference_id, start, \"end\") "
-                                       "VALUES (1, 'kept', 1, 2)"))
-
         async with engine.begin() as conn:
             await conn.run_sync(old_schema)
         await engine.dispose()
+
+    run_async(make())
+
+
+def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+
+    def with_data(connection):
+        # 0001 creates today's tables: take the column away to have the schema 0001 made then
+        connection.execute(sa.text("ALTER TABLE conferences DROP COLUMN worst_quality"))
+        connection.execute(sa.text("INSERT INTO conferences (app_id, conference_id, start, \"end\") "
+                                   "VALUES (1, 'kept', 1, 2)"))
 
     async def upgraded():
         engine = make_engine(url)
@@ -39,7 +47,7 @@ def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
         await engine.dispose()
         return columns, rows, version
 
-    run_async(as_of_0001())
+    as_of(url, "0001", with_data)
     columns, rows, version = run_async(upgraded())
     assert "worst_quality" in columns and rows == [("kept", None)] and version == "0003"
 
@@ -49,20 +57,9 @@ def test_0003_partitions_the_stats_of_a_0002_postgres_database_by_day(postgres):
     insert = sa.text("INSERT INTO stats (app_id, conference_id, uc_id, path, \"timestamp\", item_id, stats) "
                      "VALUES (1, 'kept', 'u', 'stats', :at, :item, '[]')")
 
-    async def as_of_0002():
-        engine = make_engine(url)
-
-        def old_schema(connection):
-            config = Config()
-            config.set_main_option("script_location", "collector/migrations")
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
-            for n in range(3):
-                connection.execute(insert, {"at": 1_700_000_000_000 + n, "item": f"i{n}"})
-
-        async with engine.begin() as conn:
-            await conn.run_sync(old_schema)
-        await engine.dispose()
+    def with_data(connection):
+        for n in range(3):
+            connection.execute(insert, {"at": 1_700_000_000_000 + n, "item": f"i{n}"})
 
     async def upgraded():
         engine = make_engine(url)
@@ -74,7 +71,7 @@ def test_0003_partitions_the_stats_of_a_0002_postgres_database_by_day(postgres):
         await engine.dispose()
         return rows, kind
 
-    run_async(as_of_0002())
+    as_of(url, "0002", with_data)
     rows, kind = run_async(upgraded())
     assert kind in ("p", b"p")  # partitioned (asyncpg answers the "char" type as bytes)
     assert [item for _, item in rows] == ["i0", "i1", "i2", "after"] and rows[-1][0] == 4  # the ids go on
