@@ -162,6 +162,8 @@ def serve(args, parser, demo_app=None) -> int:
         parser.error("--certfile and --keyfile go together")
     if args.workers < 1:
         parser.error("--workers: at least 1")
+    if args.retain_days <= 0:
+        parser.error("--retain-days: more than 0 (what is older is deleted)")
     turn = turn_of(args, parser)
     certfile, keyfile = (args.certfile, args.keyfile) if args.certfile else self_signed(args.data_dir)
     settings = Settings(database_url=database_url(args.data_dir, args.database_url), dist=args.dist,

@@ -23,7 +23,7 @@ class Settings(BaseModel):
     body_limit: int = Field(1 << 20, description="bytes a request body may have (413 above); a large call's sample is ~100 KB")
     submission_interval: int = Field(15000, description="ms between a client's stats uploads (told in its access token)")
     token_lifetime: int = Field(7200, description="seconds an access token is valid (clients renew it before it expires)")
-    retain_days: float = Field(30, description="days stats and events are kept (older ones are dropped)")
+    retain_days: float = Field(30, gt=0, description="days stats and events are kept (older ones are dropped)")
     turn_url: Optional[str] = None
     turn_secret: Optional[str] = None
     demo_app: Optional[dict] = None  # `python -m collector demo`: the app its page uses

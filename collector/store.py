@@ -405,10 +405,14 @@ class Store:
 
     async def _not_stored_yet(self, conn, items: list) -> list:
         """Drop retries of samples already stored (same itemID), and repeats within the batch."""
-        ids = {w["item_id"] for w, _ in items if w["item_id"]}
+        keyed = [w for w, _ in items if w["item_id"]]
         stored = set()
-        if ids:
-            found = await conn.execute(sa.select(stats.c.app_id, stats.c.item_id).where(stats.c.item_id.in_(ids)))
+        if keyed:
+            # every column of the unique index (app_id, item_id, timestamp): an index lookup, and on
+            # PostgreSQL only the partitions of those timestamps, not a scan of every stored sample
+            found = await conn.execute(sa.select(stats.c.app_id, stats.c.item_id).where(
+                stats.c.app_id.in_({w["app_id"] for w in keyed}) & stats.c.item_id.in_({w["item_id"] for w in keyed})
+                & stats.c.timestamp.in_({w["timestamp"] for w in keyed})))
             stored = {(r.app_id, r.item_id) for r in found}
         kept = []
         for where, body in items:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -44,12 +45,22 @@ class Server:
     data_dir: Path
 
     def stop(self) -> None:
+        """The server and every process it started (granian's workers): its process group."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                pass
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group at once: a machine that dies, workers and all."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
 
 
 def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127.0.0.1", port: int = 0,
@@ -59,7 +70,7 @@ def start_collector(data_dir: Path, dist: Path = ROOT / "dist", host: str = "127
            "--data-dir", str(data_dir), "--dist", str(dist), *extra]
     log = open(data_dir.parent / f"server-{port}.log", "w") if data_dir.parent.exists() else subprocess.DEVNULL
     data_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
+    process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
     spki = None
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -93,7 +104,7 @@ def start_balancer(folder: Path, collectors: list[Server]) -> Server:
     (folder / "haproxy.cfg").write_text(config)
     env = {**os.environ, "COLLECTOR_BIND": f"127.0.0.1:{port}", "COLLECTOR_PEM": str(pem),
            **{f"COLLECTOR_{i + 1}": c.url.removeprefix("https://").rstrip("/") for i, c in enumerate(collectors)}}
-    process = subprocess.Popen(["haproxy", "-db", "-f", str(folder / "haproxy.cfg")], env=env,
+    process = subprocess.Popen(["haproxy", "-db", "-f", str(folder / "haproxy.cfg")], env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=open(folder / "haproxy.log", "w"))
     deadline = time.time() + 30
     wait_listening("127.0.0.1", port, deadline)

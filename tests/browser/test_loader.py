@@ -1,10 +1,6 @@
 """The loader in a real browser (Chromium, Firefox) with real Pyodide from dist/ (SPEC part 1: one
 script tag)."""
 
-import json
-
-import pytest
-
 from pyclient import enums, models
 from pyclient.api import Callstats
 

@@ -4,7 +4,6 @@ samples, feedback, fabricTerminated, user/left), each request again with the sam
 answered 200, as the client does. Used by test_scale.py and bench/load.py."""
 
 import asyncio
-import signal
 import time
 import uuid
 from collections import Counter
@@ -123,7 +122,7 @@ async def stored_item_ids(url: str) -> set[str]:
 
 async def simulate(url: str, app: dict, participants: int, seconds: float, victim=None) -> Tally:
     """`participants` sessions for `seconds` (joining over the first tenth, at most a minute);
-    `victim`, a collector's process, is killed (SIGKILL) halfway."""
+    `victim`, a collector (tests.servers.Server), is killed halfway, workers and all."""
     tally, now = Tally(), time.monotonic()
     ramp = min(60.0, seconds / 10)
     tasks = [asyncio.create_task(participant(n, url, app, tally, now + ramp * n / participants, now + seconds))
@@ -131,7 +130,7 @@ async def simulate(url: str, app: dict, participants: int, seconds: float, victi
     if victim is not None:
         await asyncio.sleep(seconds / 2)
         tally.phase = "one killed"
-        victim.send_signal(signal.SIGKILL)
+        victim.kill()
     await asyncio.gather(*tasks)
     return tally
 

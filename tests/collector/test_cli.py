@@ -40,6 +40,8 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
                  ("apps", "add-key", "--app", "x", "--key-id", "k", "--public-key", "f", *data),
                  ("serve", "--port", "nope"),
                  ("serve", "--certfile", "only-one.pem"),
+                 ("serve", "--retain-days", "0", *data),
+                 ("serve", "--workers", "0", *data),
                  ("frobnicate",)):
         done = cli(*args)
         assert done.returncode == 2, (args, done.stderr)

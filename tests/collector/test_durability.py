@@ -1,6 +1,5 @@
 """Nothing acknowledged is lost: the server is killed (SIGKILL) after every 200 and restarted."""
 
-import signal
 
 from ..servers import start_collector
 from .conftest import start
@@ -25,8 +24,7 @@ def test_every_acknowledged_event_survives_sigkill(collector, tmp_path):
                                      headers=headers, json=body(eventList=[{"type": "n", "i": i}], itemID=f"item-{i}"))
                 assert answer.status_code == 200, answer.text
                 acknowledged.append(i)
-            running.server.process.send_signal(signal.SIGKILL)
-            running.server.process.wait()
+            running.server.kill()  # workers and all
             running.server = start_collector(running.server.data_dir, port=port, extra=running.db_args[2:])
         with running.client() as client:
             events = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app)).json()

@@ -4,7 +4,6 @@ import json
 
 from pyclient.api import Callstats
 
-from ..servers import run_async
 from .fakeport import NEW_PC, FakePort
 from .test_api_arguments import VALID
 
