@@ -171,6 +171,10 @@ def test_time_to_first_frame_on_the_associated_video_element(page, serve_page, c
     while time.time() < deadline and not started:
         time.sleep(1)
         started = [e for e in read(collector, app, conference, "/events") or [] if e["path"] == "events/media/pipeline"]
+    if not started:  # what there was instead: the events stored, and the element's own state
+        paths = [e["path"] for e in read(collector, app, conference, "/events") or []]
+        video = page.evaluate("(v => [v.readyState, v.currentTime, !!v.srcObject])(document.getElementById('remote'))")
+        raise AssertionError(f"no mediaPlaybackStart; stored: {paths}; video readyState, time, stream: {video}")
     assert len(started) == 1, started
     body = started[0]["body"]
     assert body["eventType"] == "mediaPlaybackStart" and body["ssrc"] == "1234"
