@@ -64,6 +64,8 @@ WHEELS = {
                  "768de165adb8e66906039d8fec4127a57f522dfdf8e6fbff877a4616941ecfd3", ["micropip"], []),
 }
 PYCLIENT_DEPENDS = ["pydantic", "pyjwt"]
+# the shared modules the client imports (tests/unit/test_shape.py checks that it needs no other)
+BROWSER_CALLWIRE = ["__init__.py", "deltas.py", "figures.py", "quality.py"]
 
 # Never imported by the client: left out of the page's download (the stdlib zip is 2.5 MB as shipped).
 STDLIB_DROP = [
@@ -163,12 +165,14 @@ def build_tools() -> None:
 def build_pyclient_wheel(out: Path) -> Path:
     """Our wheel, written directly so that it is byte-for-byte reproducible (fixed dates, sorted).
 
-    Only pyclient/ goes in: the collector never reaches the browser.
+    pyclient/, and of callwire/ what the browser imports (BROWSER_CALLWIRE): the collector and the
+    protocol's models it validates with never reach the browser.
     """
     from pyclient import __version__
 
     dist_info = f"pyclient-{__version__}.dist-info"
     files = {f"pyclient/{p.name}": p.read_bytes() for p in sorted((ROOT / "pyclient").glob("*.py"))}
+    files.update({f"callwire/{name}": (ROOT / "callwire" / name).read_bytes() for name in BROWSER_CALLWIRE})
     files[f"{dist_info}/METADATA"] = (
         f"Metadata-Version: 2.1\nName: pyclient\nVersion: {__version__}\n"
         + "".join(f"Requires-Dist: {r}\n" for r in _requirements())
@@ -207,7 +211,7 @@ def lock_file(pyodide_dir: Path, shipped: dict[str, Path], pyclient: Path) -> di
     from pyclient import __version__
 
     packages["pyclient"] = _lock_entry("pyclient", __version__, pyclient.name, sha256(pyclient),
-                                       ["pyclient"], PYCLIENT_DEPENDS)
+                                       ["pyclient", "callwire"], PYCLIENT_DEPENDS)
     return {"info": info, "packages": packages}
 
 

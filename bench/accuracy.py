@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.relay import RELAYED_PAGE, Relay, connect, reported_loss  # noqa: E402
-from pyclient.quality import rating_of_mos  # noqa: E402
+from callwire.quality import rating_of_mos  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
 from tests.servers import run_cli, start_collector, start_page_server  # noqa: E402
 

@@ -1,8 +1,8 @@
 """The ingest side of SPEC part 2: /authenticate, /clockSync, /generics, configurations, the
 conference join, every event kind, stats, customstats and batches.
 
-Every body is validated with the pydantic models of pyclient.wire (the client builds its bodies with
-the same models). Answers: 200 {status: "success"}; 400 naming the field; 401 bad or expired token;
+Every body is validated with the pydantic models of callwire.messages (the client's bodies are
+tested against the same models). Answers: 200 {status: "success"}; 400 naming the field; 401 bad or expired token;
 403 another app's data or a refused origin; 404 an unknown ucID; 413 too large; 429 too many.
 """
 
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from pyclient import wire
+from callwire import messages
 
 from . import auth
 from .limits import read_body
@@ -118,7 +118,7 @@ async def clock_sync():
 
 @router.post("/generics")
 async def generics(request: Request):
-    body, _ = await parse(request, wire.GenericsBody, request.app.state.settings.body_limit)
+    body, _ = await parse(request, messages.GenericsBody, request.app.state.settings.body_limit)
     return OK
 
 
@@ -133,7 +133,7 @@ async def configurations(request: Request, appID: int):
 
 
 @router.post("/v1/apps/{appID}/conferences/{confID}")
-async def join(request: Request, appID: int, confID: str, body: wire.JoinBody,
+async def join(request: Request, appID: int, confID: str, body: messages.JoinBody,
                authorization: Annotated[Optional[str], Header()] = None):
     app = await authorized_app(request, appID)
     uc_id = await request.app.state.store.join(app["app_id"], unquote(confID), await request.json())
@@ -168,14 +168,14 @@ def add_kind_route(path: str, model: type) -> None:
     router.add_api_route(f"/v1/apps/{{appID}}/conferences/{{confID}}/{{ucID}}/{path}", handler, methods=["POST"])
 
 
-for _path, _model in {**wire.EVENT_KINDS, **wire.STATS_KINDS}.items():
+for _path, _model in {**messages.EVENT_KINDS, **messages.STATS_KINDS}.items():
     add_kind_route(_path, _model)
 
 
 @router.post("/v1/apps/{appID}/conferences/{confID}/{ucID}/batch")
-async def batch(request: Request, appID: int, confID: str, ucID: str, body: wire.Batch,
+async def batch(request: Request, appID: int, confID: str, ucID: str, body: messages.Batch,
                 authorization: Annotated[Optional[str], Header()] = None):
-    kinds = {**wire.EVENT_KINDS, **wire.STATS_KINDS}
+    kinds = {**messages.EVENT_KINDS, **messages.STATS_KINDS}
     items = []
     for index, item in enumerate(body.items):
         model = kinds.get(item.kind)

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from pyclient import stats as client_stats
-from pyclient.quality import ORDER
+from callwire import figures as shared_figures
+from callwire.deltas import rebuild
+from callwire.quality import ORDER
 
 from .metrics import GROUP_COMMIT, STORAGE_ERRORS
 
@@ -68,7 +69,7 @@ conferences = sa.Table(
     sa.Column("conference_id", sa.String(512), primary_key=True),
     sa.Column("start", sa.Float, nullable=False),
     sa.Column("end", sa.Float, nullable=False),
-    # the worst quality any stream had over an interval: an index into pyclient.quality.ORDER
+    # the worst quality any stream had over an interval: an index into callwire.quality.ORDER
     sa.Column("worst_quality", sa.SmallInteger),  # revision 0002
     sa.Index("conferences_by_time", "app_id", "start"),
 )
@@ -549,11 +550,11 @@ class Store:
 
 def stream_figures(previous: Optional[list], current: list) -> dict[tuple, dict]:
     """(type, ssrc) -> the quality figures of the interval between two stored samples, worked out
-    by the client's own code (pyclient.stats), so the dashboard and csStatsCallback agree."""
+    by the client's own code (callwire.figures), so the dashboard and csStatsCallback agree."""
     if not previous:
         return {}
     figures = {}
-    for stream in client_stats.streams({e["id"]: e for e in previous}, {e["id"]: e for e in current}):
+    for stream in shared_figures.streams({e["id"]: e for e in previous}, {e["id"]: e for e in current}):
         values = {}
         if stream["mos"] is not None:
             values["csioMos"] = stream["mos"]
@@ -561,29 +562,6 @@ def stream_figures(previous: Optional[list], current: list) -> dict[tuple, dict]
             values["csioQuality"] = ORDER.index(stream["quality"])
         figures[(stream["statsType"], stream["ssrc"])] = values
     return figures
-
-
-def rebuild(previous: Optional[list], entries: list[dict], stats_timestamp: Optional[float] = None) -> list[dict]:
-    """Full values of a sample: a delta entry updates the previous entry with the same id (and drops
-    the fields it lists in "removedFields"), an entry {"id", "removed": true} drops the entry, and
-    entries not mentioned are unchanged. No previous sample: every entry is new. With the body's
-    statsTimestamp, every known entry has that timestamp unless it names its own (pyclient.stats.diff)."""
-    full = {e["id"]: e for e in (previous or [])}
-    if stats_timestamp is not None:  # known entries that had a timestamp now have the report's
-        full = {i: {**e, "timestamp": stats_timestamp} if "timestamp" in e else e for i, e in full.items()}
-    for entry in entries:
-        entry_id = entry.get("id")
-        if entry_id is None:
-            continue
-        if entry.get("removed") is True:
-            full.pop(entry_id, None)
-            continue
-        merged = {**full.get(entry_id, {}), **entry}
-        for name in entry.get("removedFields") or []:
-            merged.pop(name, None)
-        merged.pop("removedFields", None)
-        full[entry_id] = merged
-    return list(full.values())
 
 
 def _participant(member, fabric_events) -> dict:

@@ -9,10 +9,10 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from . import __version__, answers, models, privacy
+from . import __version__, answers, events, models, privacy, replay
 from .fabric import Fabric
 from .port import Port
-from .session import FAILURE_REASONS, Session
+from .session import Session
 
 
 class Callstats:
@@ -78,6 +78,8 @@ class Callstats:
             return answers.success(answers.say("alreadyInitialized"))
         self.session = Session(self.port, args, handles, self.proxy, self.transport, self.origin)
         self.session.listeners = self.listeners
+        if self.transport is None:  # a page of its own (not a replay): earlier pages' calls first
+            replay.replay_stored(self.session, lambda port, key: Callstats(port, self.session.transport, key))
         return answers.success(answers.say("authenticating"))
 
     def _addNewFabric(self, args: models.AddNewFabric, handles: dict, at: float) -> dict:
@@ -108,24 +110,13 @@ class Callstats:
         if not session.config.collectIP:
             error = error.model_copy(update={"message": privacy.redact_text(error.message),
                                              "stack": privacy.redact_text(error.stack)})
-        fields = {k: v for k, v in (("name", error.name), ("stack", error.stack),
-                                    ("constraintName", error.constraintName)) if v is not None}
-        log_only = args.webRTCFunction in ("applicationLog", "applicationError")
-        if log_only or (fabric is not None and fabric.connected_at is not None):
-            level = "info" if args.webRTCFunction == "applicationLog" else "error"
-            body = {**session.body(eventType=args.webRTCFunction, level=level, messageType="domError",
-                                   message=error.message or error.name or ""), **fields, "timestamp": at}
-            if fabric:
-                body.update(remoteID=session.fabric_body(fabric)["remoteID"], connectionID=fabric.connection_id)
-            session.send(args.conferenceID, "events/app/logs", body)
+        error = error.model_dump()
+        if args.webRTCFunction in events.LOG_ONLY or (fabric is not None and fabric.connected_at is not None):
+            session.send(args.conferenceID, events.error_log(session.sender, fabric, at, args.webRTCFunction, error))
             return answers.success(answers.say("sentAsLog"))
-        base = session.fabric_body(fabric) if fabric else session.body()
         sdp = (lambda text: text) if session.config.collectIP else privacy.redact_sdp
-        failed = {"eventType": "fabricSetupFailed", "reason": FAILURE_REASONS.get(args.webRTCFunction, "SignalingError"),
-                  "function": args.webRTCFunction, "message": error.message, "localSDP": sdp(args.localSDP),
-                  "remoteSDP": sdp(args.remoteSDP), **fields, "timestamp": at}
-        session.send(args.conferenceID, "events/fabric/setupfailed",
-                     {**base, **{k: v for k, v in failed.items() if v is not None}})
+        session.send(args.conferenceID, events.setup_failed(session.sender, fabric, at, args.webRTCFunction, error,
+                                                            sdp(args.localSDP), sdp(args.remoteSDP)))
         return answers.success(answers.say("sentAsSetupFailed"))
 
     def _sendFabricEvent(self, args, handles: dict, at: float) -> dict:
@@ -136,45 +127,43 @@ class Callstats:
 
     def _sendCallDetails(self, args: models.SendCallDetails, handles: dict, at: float) -> dict:
         fabric = self.fabrics[args.pc.id]
-        self.session.send(args.conferenceID, "events/calldetails", self.session.fabric_body(
-            fabric, eventType="callDetails", **args.callAttributes.model_dump()))
+        self.session.send(args.conferenceID, events.call_details(self.session.sender, fabric, self.port.now(),
+                                                                 args.callAttributes.model_dump()))
         return answers.success(answers.say("queued", method="sendCallDetails"))
 
     def _associateMstWithUserID(self, args: models.AssociateMstWithUserID, handles: dict, at: float) -> dict:
         fabric = self.fabrics[args.pc.id]
         user = _plain(args.userID)
-        fabric.ssrc_users[str(args.SSRC)] = {"userID": user if isinstance(user, str) else user.get("aliasName"),
-                                             "usageLabel": args.usageLabel}
-        entry = {"ssrc": str(args.SSRC), "userID": fabric.ssrc_users[str(args.SSRC)]["userID"],
-                 "usageLabel": args.usageLabel, "associatedVideoTag": args.associatedVideoTag}
-        self.session.send(args.conferenceID, "events/ssrcmap", self.session.fabric_body(
-            fabric, eventType="ssrcMap", ssrcData=[{k: v for k, v in entry.items() if v is not None}]))
+        ssrc = str(args.SSRC)
+        fabric.ssrc_users[ssrc] = {"userID": user if isinstance(user, str) else user.get("aliasName"),
+                                   "usageLabel": args.usageLabel}
+        entry = {"ssrc": ssrc, "userID": fabric.ssrc_users[ssrc]["userID"], "usageLabel": args.usageLabel,
+                 "associatedVideoTag": args.associatedVideoTag}
+        self.session.send(args.conferenceID, events.ssrc_map(self.session.sender, fabric, self.port.now(),
+                                                             [{k: v for k, v in entry.items() if v is not None}]))
         if args.associatedVideoTag:
-            ssrc = str(args.SSRC)
             self.port.watch_first_frame(args.associatedVideoTag,
                                         lambda frame: self.session.first_frame(fabric, ssrc, frame))
         return answers.success(answers.say("queued", method="associateMstWithUserID"))
 
     def _sendUserFeedback(self, args: models.SendUserFeedback, handles: dict, at: float) -> dict:
-        ratings = {"overallRating": args.feedback.overall, "audioQualityRating": args.feedback.audio,
-                   "videoQualityRating": args.feedback.video, "comments": args.feedback.comment}
-        self.session.send(args.conferenceID, "events/feedback", self.session.body(
-            eventType="feedback", feedback={k: v for k, v in ratings.items() if v is not None}))
+        given = args.feedback
+        self.session.send(args.conferenceID, events.feedback(self.session.sender, self.port.now(), given.overall,
+                                                             given.audio, given.video, given.comment))
         msg = answers.say("queued", method="sendUserFeedback")
         self._answer_later(handles.get("pcCallback"), "success", msg)
         return answers.success(msg)
 
     def _sendCustomEvent(self, args: models.SendCustomEvent, handles: dict, at: float) -> dict:
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
-        base = self.session.fabric_body(fabric) if fabric else self.session.body()
-        self.session.send(args.conferenceID, "events/customevent",
-                          {**base, "eventType": "customEvent", "eventList": [{"timestamp": at, **args.eventData}]})
+        self.session.send(args.conferenceID, events.custom_event(self.session.sender, fabric, self.port.now(),
+                                                                 args.eventData, at))
         return answers.success(answers.say("queued", method="sendCustomEvent"))
 
     def _sendCustomStats(self, args: models.SendCustomStats, handles: dict, at: float) -> dict:
         fabric = self.fabrics.get(args.pc.id) if args.pc else None
-        base = self.session.fabric_body(fabric) if fabric else self.session.body()
-        self.session.send(args.conferenceID, "customstats", {**base, "eventType": "customStats", "stats": args.stats})
+        self.session.send(args.conferenceID, events.custom_stats(self.session.sender, fabric, self.port.now(),
+                                                                 args.stats))
         return answers.success(answers.say("queued", method="sendCustomStats"))
 
     def _setIdentifiers(self, args: models.SetIdentifiers, handles: dict, at: float) -> dict:
@@ -239,11 +228,7 @@ class Callstats:
             "fabrics": [{**f.describe(), "lastUploaded": _entries(transport and transport.acknowledged(
                 f.conference_id, f.connection_id))} for f in self.fabrics.values()],
             "pollMs": list(self.session.poll_ms) if self.session else [],
-            "transport": transport and {"queued": transport.queued, "bufferedBytes": transport.buffered,
-                                        "requests": transport.requests, "sent": transport.sent,
-                                        "queuedByKind": dict(transport.tally),
-                                        "dropped": transport.dropped, "droppedSamples": transport.dropped_samples,
-                                        "authenticated": transport.token is not None},
+            "transport": transport and transport.snapshot(),
         }
 
 

@@ -17,25 +17,6 @@ STATE_OF_EVENT = {
 CONNECTED = {"connectionState": ("connected",), "iceConnectionState": ("connected", "completed")}
 
 
-def ice_status(prev: Optional[str], new: str) -> Optional[str]:
-    """The ice/status event an iceConnectionState change is, if any (the deployed client's names).
-    A restart is told by a new ICE ufrag (browsers may stay "connected" through one)."""
-    up = ("connected", "completed")
-    if prev in up and new == "disconnected":
-        return "iceDisruptionStart"
-    if prev == "disconnected" and new in up:
-        return "iceDisruptionEnd"
-    if prev == "checking" and new == "disconnected":
-        return "iceConnectionDisruptionStart"
-    if prev == "disconnected" and new == "checking":
-        return "iceConnectionDisruptionEnd"
-    if new == "failed":
-        return "iceFailed"
-    if new == "closed":
-        return "iceTerminated" if prev in (*up, "disconnected") else "iceAborted"
-    return None
-
-
 @dataclass
 class Fabric:
     pc_id: int

@@ -11,9 +11,10 @@ a call runs, results to the page's callbacks, to localStorage (the last 50) and 
 import json
 from typing import Any, Optional
 
+from .storage import KEYS
+
 PROVIDER = "callstats"
 KEEP = 50  # results kept in localStorage
-STORE_PREFIX = "callstats.precall."  # + AppID: a JSON list of the last results, oldest first
 AUTH_WAIT_MS = 15000  # a test asked for before the first token waits this long for it
 
 # What a probe measures (web/precall.js reads these). 600 numbered 8-byte packets over 3 s,
@@ -179,7 +180,7 @@ class Precall:
         if self.ran_automatically:
             return
         self.ran_automatically = True
-        ingested = self.session.transport.claims.get("ingestedEvents")
+        ingested = self.session.transport.claim("ingestedEvents")
         if isinstance(ingested, list) and "precallTestResultsAutomatic" not in ingested:
             return
         if not self.session.live_call():
@@ -240,13 +241,13 @@ class Precall:
         """The TURN servers of the current token, renewed first if their credentials ran out;
         None when there is no token after AUTH_WAIT_MS."""
         transport = self.session.transport
-        if transport.token is not None and credentials_expired(transport.ice_servers, self.port.now() / 1000):
+        if transport.authenticated and credentials_expired(transport.ice_servers, self.port.now() / 1000):
             transport.renew()
         waited = 0
-        while transport.token is None and waited < AUTH_WAIT_MS:
+        while not transport.authenticated and waited < AUTH_WAIT_MS:
             await self.port.sleep(200)
             waited += 200
-        return transport.ice_servers if transport.token is not None else None
+        return transport.ice_servers if transport.authenticated else None
 
     def _finish(self, status: str, body: dict) -> None:
         callbacks, self.waiting = self.waiting, []
@@ -263,7 +264,7 @@ class Precall:
         self.session.precall_done(body)
 
     def _keep(self, body: dict) -> None:
-        key = f"{STORE_PREFIX}{self.session.app_id}"
+        key = f"{KEYS['precall']}{self.session.app_id}"
         kept = dict(self.port.stored(key)).get(key)
         try:
             earlier = json.loads(kept) if kept else []

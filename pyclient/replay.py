@@ -9,20 +9,21 @@ origin, so it joins as the member the closed page was, not as this page.
 """
 
 import json
-from typing import Optional
+from typing import Callable, Optional
 
-from . import auth
+from pydantic import ValidationError
 
-EARLY_PREFIX = "callstats.early."  # localStorage keys: EARLY_PREFIX + AppID + "." + a random id
+from .events import user_text
+from .storage import KEYS, EarlyRecord
 
 
 class ReplayPort:
     """The port of a page that is gone: its record, plus this page's port for what is shared."""
 
-    def __init__(self, live, record: dict):
+    def __init__(self, live, record: EarlyRecord):
         self.live = live
-        self.pcs = record.get("pcs") or {}
-        self.clock = float(record.get("closedAt") or live.now())
+        self.pcs = {pc_id: pc.model_dump() for pc_id, pc in record.pcs.items()}
+        self.clock = record.closedAt or live.now()
 
     def now(self) -> float:
         return self.clock
@@ -89,23 +90,28 @@ class ReplayPort:
 NOT_REPLAYED = {"makePrecallTest", "startPrecallTests", "stopPrecallTests"}
 
 
-def replay(session, key: str, text: str) -> bool:
-    """Replay one record into `session`'s transport if it is this app's and user's; True when it
-    was (the record may then go)."""
-    from .api import Callstats  # here: api imports session, which imports this module lazily
+def replay_stored(session, make_api: Callable) -> None:
+    """Replay every record of this app's earlier pages into `session`'s transport; a record
+    replayed (or unreadable) goes. make_api(port, origin): a Callstats on that port sending through
+    the session's transport under `origin` (given, so that this module needs no api of its own)."""
+    for key, text in session.port.stored(f"{KEYS['early']}{session.app_id}."):
+        if replay(session, key, text, make_api):
+            session.port.store(key, None)
 
+
+def replay(session, key: str, text: str, make_api: Callable) -> bool:
+    """Replay one record if it is this app's and user's; True when it was (the record may then go)."""
     try:
-        record = json.loads(text)
-        calls = [(str(c["method"]), json.loads(c["args"]), float(c["at"])) for c in record["calls"]]
-        ours = str(record["app"]) == session.app_id and auth.user_id_text(record["user"]) == session.user_id
-    except (ValueError, TypeError, KeyError, AttributeError):
+        record = EarlyRecord.model_validate_json(text)
+        calls = [(call.method, json.loads(call.args), call.at) for call in record.calls]
+    except (ValidationError, ValueError):
         session.port.log("warn", f"an unreadable record of an earlier page was dropped ({key})")
         return True
-    if not ours:
+    if record.app != session.app_id or user_text(record.user) != session.user_id:
         return False
     port = ReplayPort(session.port, record)
     closed_at = port.clock
-    api = Callstats(port, transport=session.transport, origin=key)
+    api = make_api(port, key)
     for method, args, at in calls:
         if method in NOT_REPLAYED:
             continue

@@ -5,34 +5,19 @@ and uploads."""
 from typing import Optional
 from urllib.parse import quote
 
-from . import __version__, auth, models, privacy, quality, sdp, stats
-from .fabric import Fabric, ice_status
+from callwire import deltas, figures, quality
+
+from . import auth, events, models, privacy, sdp, stats
+from .events import Event, Sender, user_text
+from .fabric import Fabric
 from .precall import Precall
-from .transport import BUFFER_BYTES, STORE_PREFIX, Transport, Urls, stable_id
+from .batches import Urls
+from .buffer import BUFFER_BYTES, stable_id
+from .transport import Transport
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)
 POLL_HISTORY = 100
 ALIVE_MS = 10000  # user/alive per conference (a user silent for 30 s is gone)
-VERSION = f"pyclient-{__version__}"  # the wire's callstatsVersion
-
-# sendFabricEvent value -> the event kind it is sent as (SPEC part 2)
-FABRIC_EVENT_KINDS = {
-    "fabricHold": "events/fabric/actions", "fabricResume": "events/fabric/actions",
-    "callUnAnswered": "events/fabric/actions",
-    "audioMute": "events/media/actions", "audioUnmute": "events/media/actions",
-    "videoPause": "events/media/actions", "videoResume": "events/media/actions",
-    "screenShareStart": "events/media/actions", "screenShareStop": "events/media/actions",
-    "fabricUsageEvent": "events/fabric/usage", "fabricTerminated": "events/fabric/terminated",
-    "dominantSpeaker": "events/dominantspeaker", "activeDeviceList": "events/devices/list",
-    "applicationErrorLog": "events/app/logs", "callDetails": "events/calldetails",
-}
-# reportError's webRTCFunction -> the setup failure reason (the deployed client's names)
-FAILURE_REASONS = {
-    "getUserMedia": "MediaPermissionError", "createOffer": "SDPGenerationError",
-    "createAnswer": "SDPGenerationError", "setLocalDescription": "NegotiationFailure",
-    "setRemoteDescription": "NegotiationFailure", "addIceCandidate": "TransportFailure",
-    "iceConnectionFailure": "IceConnectionFailure", "signalingError": "SignalingError",
-}
 
 
 class Session:
@@ -51,7 +36,7 @@ class Session:
         self.on_stats = handles.get("csStatsCallback")
         self.identifiers: dict = {}
         self.listeners: dict = {}
-        self.device_id = port.device_id()
+        self.sender = Sender(self.user_id, port.device_id())
         self.joined: set[str] = set()
         self.last_sent: dict[str, float] = {}  # conference -> when an item for it was last queued
         self.fabrics: dict[int, Fabric] = {}
@@ -67,19 +52,7 @@ class Session:
         self.transport = Transport(port, self.app_id, self.user_id, Urls.of(port.collector_url(), proxy),
                                    self._code, self._auth_outcome, buffer_bytes=port.buffer_bytes() or BUFFER_BYTES)
         self.transport.start()
-        self._adopt_unsent()
-
-    def _adopt_unsent(self) -> None:
-        """What earlier pages of this origin could not send (same app and user) goes first: items a
-        page had queued, and the calls of a page that closed before Python was ready."""
-        from . import replay  # here, not at the top: replay builds sessions itself
-
-        for key, record in self.port.stored(f"{STORE_PREFIX}{self.app_id}."):
-            if self.transport.adopt(key, record):
-                self.port.store(key, None)
-        for key, record in self.port.stored(f"{replay.EARLY_PREFIX}{self.app_id}."):
-            if replay.replay(self, key, record):
-                self.port.store(key, None)
+        self.transport.adopt_stored()  # what earlier pages of this origin left unsent goes first
 
     # ---- auth ----
 
@@ -100,13 +73,6 @@ class Session:
 
     # ---- events ----
 
-    def body(self, **fields) -> dict:
-        return {"localID": self.user_id, "deviceID": self.device_id, "timestamp": self.port.now(),
-                "callstatsVersion": VERSION, **{k: v for k, v in fields.items() if v is not None}}
-
-    def fabric_body(self, fabric: Fabric, **fields) -> dict:
-        return self.body(remoteID=_user_text(fabric.remote_user_id), connectionID=fabric.connection_id, **fields)
-
     def join(self, conference_id: str, at: Optional[float] = None) -> None:
         """The conference's join (and user details), stamped when the page first named it."""
         if conference_id in self.joined:
@@ -115,13 +81,11 @@ class Session:
         ids = {**(self.config.additionalIDs.model_dump(exclude_none=True) if self.config.additionalIDs else {}),
                **self.identifiers}
         info = {**self.port.endpoint_info(), "appVersion": self.config.applicationVersion}
-        stamp = {"timestamp": self.port.now() if at is None else at}
-        self.transport.send(conference_id, "join", {**self.body(
-            eventType="userJoined", endpointInfo={k: v for k, v in info.items() if v is not None},
-            siteID=self.config.siteID, additionalIDs=ids or None), **stamp}, origin=self.origin)
-        self.transport.send(conference_id, "events/userdetails", {**self.body(
-            eventType="userDetails", userName=getattr(self.local_user, "userName", None),
-            collectIP=self.config.collectIP), **stamp}, origin=self.origin)
+        at = self.port.now() if at is None else at
+        for event in (events.join(self.sender, at, info, self.config.siteID, ids),
+                      events.user_details(self.sender, at, getattr(self.local_user, "userName", None),
+                                          self.config.collectIP)):
+            self.transport.send(conference_id, *event, origin=self.origin)
         if self.precall.latest is not None:
             self._send_precall(conference_id, self.precall.latest)
 
@@ -137,15 +101,13 @@ class Session:
             self._send_precall(conference_id, results)
 
     def _send_precall(self, conference_id: str, results: dict) -> None:
-        kind = "precallTestResultsAutomatic" if results.get("automatic") else "precallTestResultsManual"
-        self.transport.send(conference_id, "events/precall", self.body(eventType=kind, results=results),
-                            origin=self.origin)
+        self.transport.send(conference_id, *events.precall(self.sender, self.port.now(), results), origin=self.origin)
 
-    def send(self, conference_id: str, kind: str, body: dict, **more) -> None:
+    def send(self, conference_id: str, event: Event, **more) -> None:
         """Queue an item (more: a stats sample and its size, a stable item_id)."""
         self.join(conference_id)
         self.last_sent[conference_id] = self.port.now()
-        self.transport.send(conference_id, kind, body, origin=self.origin, **more)
+        self.transport.send(conference_id, event.kind, event.body, origin=self.origin, **more)
 
     # ---- fabrics ----
 
@@ -160,10 +122,7 @@ class Session:
             self.port.spawn(self._alive_forever())
 
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
-        self.send(fabric.conference_id, "events/fabric/statechange", {
-            **self.fabric_body(fabric, eventType="fabricStateChange", changedState=change["changedState"],
-                               prevState=change["prevState"], newState=change["newState"]),
-            "timestamp": change["t"]})
+        self.send(fabric.conference_id, events.state_change(self.sender, fabric, change))
         if change["newState"] in ("connected", "completed") and not fabric.setup_sent:
             fabric.setup_sent = True
             self.port.spawn(self._setup(fabric, change["t"]))
@@ -177,17 +136,10 @@ class Session:
     async def _setup(self, fabric: Fabric, at: float) -> None:
         """fabricSetup, with the candidates and the selected pair of a getStats() taken now."""
         sample = self._sample((await self.port.get_stats([fabric.pc_id])).get(fabric.pc_id))
-        pair = stats.selected_pair(sample)
+        pair = figures.selected_pair(sample)
         if pair is not None:
             fabric.pair = stats.pair_summary(sample, pair)
-        self.send(fabric.conference_id, "events/fabric/setup", {
-            **self.fabric_body(fabric, eventType="fabricSetup", delay=fabric.setup_delay,
-                               iceGatheringDelay=fabric.ice_gathering_delay,
-                               iceConnectivityDelay=fabric.ice_connectivity_delay,
-                               remoteEndpointType=fabric.attributes["remoteEndpointType"],
-                               fabricTransmissionDirection=fabric.attributes["fabricTransmissionDirection"],
-                               **stats.ice_candidates(sample)),
-            "timestamp": at})
+        self.send(fabric.conference_id, events.setup(self.sender, fabric, at, stats.ice_candidates(sample)))
 
     def _sample(self, report: Optional[str]) -> dict:
         if report is None:
@@ -196,16 +148,9 @@ class Session:
         return sample if self.config.collectIP else privacy.redact_sample(sample)
 
     def _ice_status(self, fabric: Fabric, change: dict, event: Optional[str] = None) -> None:
-        event = event or ice_status(change["prevState"], change["newState"])
-        if event is None:
-            return
-        since = fabric.state_since("iceConnectionState")
-        fields = {"eventType": event, "prevIceConnectionState": change["prevState"],
-                  "currIceConnectionState": change["newState"], "prevIceConnectionStateTs": since,
-                  "currIceCandidatePair": fabric.pair}
-        if event.endswith("End") and since is not None:
-            fields["delay"] = max(0.0, change["t"] - since)
-        self.send(fabric.conference_id, "events/ice/status", {**self.fabric_body(fabric, **fields), "timestamp": change["t"]})
+        event = event or events.ice_status_of(change["prevState"], change["newState"])
+        if event is not None:
+            self.send(fabric.conference_id, events.ice_status(self.sender, fabric, change, event))
 
     def _transport_changed(self, fabric: Fabric, sample: dict, pair: Optional[dict]) -> None:
         """The selected candidate pair is another one than last time: transportchange."""
@@ -213,12 +158,8 @@ class Session:
             return
         current, previous = stats.pair_summary(sample, pair), fabric.pair
         fabric.pair = current
-        if previous is None:
-            return
-        ice = fabric.states.get("iceConnectionState")
-        self.send(fabric.conference_id, "events/fabric/transportchange", self.fabric_body(
-            fabric, eventType="fabricTransportChange", currIceCandidatePair=current, prevIceCandidatePair=previous,
-            currIceConnectionState=ice, prevIceConnectionState=ice, relayType=current.get("relayType")))
+        if previous is not None:
+            self.send(fabric.conference_id, events.transport_change(self.sender, fabric, self.port.now(), current, previous))
 
     def descriptions_settled(self, fabric: Fabric) -> None:
         """A negotiation ended: the SSRCs its descriptions announce (ssrcmap) and the descriptions
@@ -235,62 +176,49 @@ class Session:
         ssrcs = [self._ssrc_entry(fabric, entry) for entry in entries]
         if ssrcs and ssrcs != fabric.ssrcs_sent:
             fabric.ssrcs_sent = ssrcs
-            self.send(fabric.conference_id, "events/ssrcmap", self.fabric_body(fabric, eventType="ssrcMap", ssrcData=ssrcs))
-        if self.transport.claims.get("collectSDP", True):
+            self.send(fabric.conference_id, events.ssrc_map(self.sender, fabric, self.port.now(), ssrcs))
+        if self.transport.claim("collectSDP", True):
             redact = (lambda text: text) if self.config.collectIP else privacy.redact_sdp
-            self.send(fabric.conference_id, "events/sdp", self.fabric_body(
-                fabric, eventType="sdp", **{side: redact(fabric.sdp[side]) for side in sorted(changed)}))
+            self.send(fabric.conference_id, events.descriptions(
+                self.sender, fabric, self.port.now(), {side: redact(fabric.sdp[side]) for side in sorted(changed)}))
 
     def _ssrc_entry(self, fabric: Fabric, entry: dict) -> dict:
         """An SDP stream with whose it is: the page's association if any, else the local user for
         what is sent and the remote one for what is received."""
-        owner = self.user_id if entry["streamType"] == "outbound" else _user_text(fabric.remote_user_id)
+        owner = self.user_id if entry["streamType"] == "outbound" else user_text(fabric.remote_user_id)
         mapped = fabric.ssrc_users.get(entry["ssrc"], {})
         found = {**entry, "userID": mapped.get("userID") or owner, "usageLabel": mapped.get("usageLabel")}
         return {k: v for k, v in found.items() if v is not None}
 
     def fabric_event(self, fabric: Fabric, event: str, data: Optional[dict]) -> None:
-        kind = FABRIC_EVENT_KINDS[event]
-        fields = {"eventType": event}
-        if event == "activeDeviceList":
-            fields["mediaDeviceList"] = [{"mediaDeviceID": d["deviceId"], "kind": d["kind"], "label": d.get("label", ""),
-                                          "groupID": d.get("groupId", "")} for d in data["deviceList"]]
-        elif event == "applicationErrorLog":
-            fields.update(level="error", message=data["message"], messageType="text")
-        elif data:
-            fields["eventData"] = data
         if event == "fabricTerminated":
-            self.terminate(fabric, fields)
+            self.terminate(fabric, data)
             return
-        self.send(fabric.conference_id, kind, self.fabric_body(fabric, **fields))
+        self.send(fabric.conference_id, events.fabric_event(self.sender, fabric, self.port.now(), event, data))
 
     def first_frame(self, fabric: Fabric, ssrc: str, frame: dict) -> None:
-        """The associated video element showed its first frame: mediaPlaybackStart, with the time
-        to first frame since the fabric was added (unknown if it was showing before it was watched)."""
-        ttff = None if frame.get("already") else max(0.0, frame["t"] - fabric.added_at)
-        self.send(fabric.conference_id, "events/media/pipeline", {**self.fabric_body(
-            fabric, eventType="mediaPlaybackStart", mediaType="video", ssrc=ssrc, timeToFirstFrame=ttff),
-            "timestamp": frame["t"]})
+        """The associated video element showed its first frame."""
+        self.send(fabric.conference_id, events.playback_start(self.sender, fabric, ssrc, frame))
 
-    def terminate(self, fabric: Fabric, fields: Optional[dict] = None) -> None:
+    def terminate(self, fabric: Fabric, data: Optional[dict] = None) -> None:
         if fabric.terminated:
             return
         fabric.terminated = True
         self._schedule_polls()
-        for item in self._ending(fabric, fields):
+        for item in self._ending(fabric, data):
             self.send(**item)
 
-    def _ending(self, fabric: Fabric, fields: Optional[dict] = None) -> list[dict]:
+    def _ending(self, fabric: Fabric, data: Optional[dict] = None) -> list[dict]:
         """send() arguments that end a fabric: its final stats (unless the last poll's upload was
         that sample: the same timestamp must not be stored twice), then fabricTerminated. Their
         itemIDs are stable, so a farewell the page already sent and a later goodbye store once."""
         ending = []
         if fabric.last_sample is not None and not fabric.last_sample_queued:
-            final = stats.common_timestamp(fabric.last_sample)
+            final = deltas.common_timestamp(fabric.last_sample)
             ending.append(self._stats_item(fabric, fabric.last_sample, item_id=stable_id(
                 fabric.connection_id, "final", final)))
-        ending.append({"conference_id": fabric.conference_id, "kind": "events/fabric/terminated",
-                       "body": self.fabric_body(fabric, **(fields or {"eventType": "fabricTerminated"})),
+        ending.append({"conference_id": fabric.conference_id,
+                       "event": events.terminated(self.sender, fabric, self.port.now(), data),
                        "item_id": stable_id(fabric.connection_id, "terminated")})
         return ending
 
@@ -299,9 +227,8 @@ class Session:
         live = [f for f in self.fabrics.values() if not f.terminated]
         items = [item for fabric in live for item in self._ending(fabric)]
         for conference_id in sorted({f.conference_id for f in live}):
-            items.append({"conference_id": conference_id, "kind": "events/user/left",
-                          "body": self.body(eventType="userLeft"),
-                          "item_id": stable_id(self.transport.unload_key, self.origin, conference_id, "left")})
+            items.append({"conference_id": conference_id, "event": events.user_left(self.sender, self.port.now()),
+                          "item_id": stable_id(self.transport.page_key, self.origin, conference_id, "left")})
         return items
 
     def goodbye(self, keep: bool = False) -> dict:
@@ -312,7 +239,7 @@ class Session:
         the goodbye would be now, with nothing changed (the loader holds it for pagehide)."""
         if self.config.disableBeforeUnloadHandler:
             return {"requests": [], "key": None, "record": None, "complete": True}
-        leaving = [{**item, "origin": self.origin} for item in self._leaving()]
+        leaving = [_send_args(**item, origin=self.origin) for item in self._leaving()]
         if not keep:
             for fabric in self.fabrics.values():
                 fabric.terminated = True
@@ -334,7 +261,7 @@ class Session:
             await self.port.sleep(ALIVE_MS)
             for conference_id in {f.conference_id for f in self.fabrics.values() if not f.terminated}:
                 if self.port.now() - self.last_sent.get(conference_id, 0.0) >= ALIVE_MS:
-                    self.send(conference_id, "events/user/alive", self.body(eventType="userAlive"))
+                    self.send(conference_id, events.user_alive(self.sender, self.port.now()))
         self.keeping_alive = False
 
     # ---- stats ----
@@ -366,13 +293,13 @@ class Session:
                 continue
             started = self.port.clock_ms()
             sample = self._sample(text)
-            pair = stats.selected_pair(sample)
+            pair = figures.selected_pair(sample)
             self._transport_changed(fabric, sample, pair)
-            figures = stats.streams(fabric.last_sample, sample)
+            streams = figures.streams(fabric.last_sample, sample)
             fabric.last_sample, fabric.last_sample_queued = sample, False
-            fabric.rtt = stats.pair_rtt_ms(pair)
+            fabric.rtt = figures.pair_rtt_ms(pair)
             fabric.last_sample_bytes = len(text)
-            by_conference.setdefault(fabric.conference_id, []).append((fabric, figures))
+            by_conference.setdefault(fabric.conference_id, []).append((fabric, streams))
             busy_ms += self.port.clock_ms() - started
         started = self.port.clock_ms()
         # queued together once every pc was polled, so that they go in one request; a timer fires
@@ -393,35 +320,36 @@ class Session:
 
     def _stats_item(self, fabric: Fabric, sample: dict, **more) -> dict:
         # whole: the transport makes it a delta against what the collector has when it is sent
-        return {"conference_id": fabric.conference_id, "kind": "stats", "sample": sample,
-                "body": self.fabric_body(fabric, eventType="stats"), "size": fabric.last_sample_bytes, **more}
+        return {"conference_id": fabric.conference_id, "event": events.stats(self.sender, fabric, self.port.now()),
+                "sample": sample, "size": fabric.last_sample_bytes, **more}
 
     def _report(self, conference_id: str, entries: list) -> None:
         streams = []
-        for fabric, figures in entries:
-            for stream in figures:
+        for fabric, its_streams in entries:
+            for stream in its_streams:
                 mapped = fabric.ssrc_users.get(stream["ssrc"], {})
-                stream.update(remoteUserID=_user_text(fabric.remote_user_id), userID=mapped.get("userID"),
+                stream.update(remoteUserID=user_text(fabric.remote_user_id), userID=mapped.get("userID"),
                               usageLabel=mapped.get("usageLabel"))
                 streams.append(stream)
         payload = {
             "connectionState": "online" if self.last_auth == "success" else "offline",
             "fabricState": "established" if any(f.connected_at for f, _ in entries) else "initializing",
-            "conferenceURL": f"{self.transport.urls.collector}dashboard/conference.html"
+            "conferenceURL": f"{self.transport.collector_url}dashboard/conference.html"
                              f"?conference={quote(conference_id, safe='')}",
             "streams": {s["ssrc"]: s for s in streams},
             "mediaStreamTracks": streams,
             "timestamp": self.transport.now(),
             "conferenceID": conference_id,
-            "fabrics": [{"fabricID": f.connection_id, "remoteUserID": _user_text(f.remote_user_id),
+            "fabrics": [{"fabricID": f.connection_id, "remoteUserID": user_text(f.remote_user_id),
                          "state": "established" if f.connected_at else "initializing", "rtt": f.rtt,
-                         "quality": quality.worst([s["quality"] for s in figures])} for f, figures in entries],
+                         "quality": quality.worst([s["quality"] for s in its_streams])} for f, its_streams in entries],
         }
         for callback in (self.on_stats, self.listeners.get("stats")):
             if callback is not None:
                 self.port.call_soon(callback, payload)
 
 
-def _user_text(user) -> str:
-    return user if isinstance(user, str) else (user or {}).get("aliasName", "")
+def _send_args(conference_id: str, event: Event, origin: str, **more) -> dict:
+    """Session.send's arguments as the transport's send() takes them (for what leaving sends at once)."""
+    return {"conference_id": conference_id, "kind": event.kind, "body": event.body, "origin": origin, **more}
 

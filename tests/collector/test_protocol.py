@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from pyclient import wire as models
+from callwire import messages as models
 
 from .wire import bearer, body, fabric, join, reader
 

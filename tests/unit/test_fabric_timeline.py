@@ -68,7 +68,7 @@ def test_a_negotiation_sends_its_ssrc_map_and_descriptions_once():
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
-    sent = lambda kind: [i.body for i in api.session.transport.events if i.kind == kind]  # noqa: E731
+    sent = lambda kind: [i.body for i in api.session.transport.pending() if i.kind == kind]  # noqa: E731
     port.pc_event(7, "signalingstatechange", "have-local-offer")
     port.sinks[7]({"t": port.now(), "kind": "signalingstatechange", "state": "stable",
                    "localSDP": read("firefox-offer").replace("IN IP4 0.0.0.0", "IN IP4 192.0.2.7"),
@@ -88,7 +88,7 @@ def test_a_negotiation_sends_its_ssrc_map_and_descriptions_once():
 
 
 def test_ice_state_changes_are_named_as_the_deployed_client_names_them():
-    from pyclient.fabric import ice_status
+    from pyclient.events import ice_status_of as ice_status
 
     assert ice_status("connected", "disconnected") == "iceDisruptionStart"
     assert ice_status("disconnected", "completed") == "iceDisruptionEnd"
@@ -119,7 +119,7 @@ def test_setup_carries_candidates_and_a_new_selected_pair_is_a_transport_change(
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
-    sent = lambda kind: [i.body for i in api.session.transport.events if i.kind == kind]  # noqa: E731
+    sent = lambda kind: [i.body for i in api.session.transport.pending() if i.kind == kind]  # noqa: E731
     for coroutine in port.spawned:  # no poll loop, no sending: this test polls by hand
         coroutine.close()
     port.spawned.clear()
@@ -152,7 +152,7 @@ def test_the_associated_video_elements_first_frame_is_time_to_first_frame():
                                                  "SSRC": "1234", "usageLabel": "camera", "associatedVideoTag": "remote"})
     assert answer["status"] == "success", answer
     port.frame_sinks["remote"]({"t": port.now(), "already": False})
-    (started,) = [i.body for i in api.session.transport.events if i.kind == "events/media/pipeline"]
+    (started,) = [i.body for i in api.session.transport.pending() if i.kind == "events/media/pipeline"]
     assert started["eventType"] == "mediaPlaybackStart" and started["ssrc"] == "1234"
     assert started["timeToFirstFrame"] == 800 and started["mediaType"] == "video"
 
@@ -166,7 +166,7 @@ def alive_events(with_stats: bool) -> int:
     api.call("initialize", VALID["initialize"])
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
     port.run(budget=300)
-    return len([i for i in api.session.transport.events if i.kind == "events/user/alive"])
+    return len([i for i in api.session.transport.pending() if i.kind == "events/user/alive"])
 
 
 def test_user_alive_only_when_nothing_else_tells_the_collector():
@@ -185,11 +185,11 @@ def test_python_is_woken_by_the_pages_poll_clock_only_with_every_report_in_hand(
     for pc_id in (7, 8):
         api.call("addNewFabric", dict(VALID["addNewFabric"], pc={"$js": "pc", "id": pc_id}), at=port.now())
     assert port.poll_clock[:2] == (POLL_MS, [7, 8])
-    api.session.transport.claims["submissionInterval"] = POLL_MS  # as the collector's token says
+    api.session.transport.handshake.claims["submissionInterval"] = POLL_MS  # as the collector's token says
     for took_ms, early_ms in ((5, 0), (1, 3), (5, 0), (1, 2), (5, 0)):  # getStats() takes a while, not
         port.poll(took_ms, early_ms)  # always as long, timers fire a little early: every poll uploads
     assert len(api.session.poll_ms) == 5 and api.fabrics[7].last_sample and api.fabrics[8].last_sample
-    uploads = [i for i in api.session.transport.samples if i.kind == "stats"]
+    uploads = [i for i in api.session.transport.pending() if i.kind == "stats"]
     assert len(uploads) == 10  # the interval is the poll's here (5 s): every poll uploads both pcs
     api.call("sendFabricEvent", {"pc": {"$js": "pc", "id": 7}, "fabricEvent": "fabricTerminated",
                                  "conferenceID": VALID["addNewFabric"]["conferenceID"]})
@@ -205,7 +205,7 @@ def test_the_tokens_interval_sets_the_cadence_as_soon_as_it_is_known():
     api.call("initialize", VALID["initialize"])
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
     assert port.poll_clock[0] == 5000  # before the token: the poll's own cadence
-    api.session.transport.claims["submissionInterval"] = 2000
+    api.session.transport.handshake.claims["submissionInterval"] = 2000
     api.session._auth_outcome("success", "authentication successful")
     assert port.poll_clock[0] == 2000
 
@@ -257,7 +257,7 @@ def test_an_error_report_carries_no_address_when_collect_ip_is_false():
                                           "domError": {"name": "NotAllowedError", "message": "from 192.0.2.7",
                                                        "stack": stack}})
         assert answer["status"] == "success"
-    bodies = [i.body for i in api.session.transport.events if i.kind in ("events/fabric/setupfailed", "events/app/logs")]
+    bodies = [i.body for i in api.session.transport.pending() if i.kind in ("events/fabric/setupfailed", "events/app/logs")]
     assert len(bodies) == 2
     assert "192.0.2.7" not in json.dumps(bodies)
     assert all(b["stack"] == "@https://0.0.0.0:8443/call.html:46:5" and b["name"] == "NotAllowedError" for b in bodies)
@@ -270,7 +270,7 @@ def test_the_end_of_a_fabric_adds_no_second_copy_of_a_sample_already_uploaded():
     port.reports[7] = [report("P1"), report("P2")]
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
-    api.session.transport.claims["submissionInterval"] = POLL_MS  # every poll uploads
+    api.session.transport.handshake.claims["submissionInterval"] = POLL_MS  # every poll uploads
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
     port.poll()  # uploaded: the goodbye leaves it where it is
     goodbye = api.goodbye()
@@ -281,7 +281,7 @@ def test_the_end_of_a_fabric_adds_no_second_copy_of_a_sample_already_uploaded():
     port.reports[7] = [report("P1"), report("P2")]
     api = Callstats(port)
     api.call("initialize", VALID["initialize"])
-    api.session.transport.claims["submissionInterval"] = 4 * POLL_MS
+    api.session.transport.handshake.claims["submissionInterval"] = 4 * POLL_MS
     api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
     port.poll()
     port.poll()  # not due: the second sample is only the fabric's; its end sends it

@@ -60,7 +60,8 @@ def test_why_a_test_failed():
 
 def session_of(port, servers, live=False, ingested=("precallTestResultsAutomatic",)):
     sent = []
-    transport = SimpleNamespace(token="t", ice_servers=servers, claims={"ingestedEvents": list(ingested)},
+    claims = {"ingestedEvents": list(ingested)}
+    transport = SimpleNamespace(authenticated=True, ice_servers=servers, claim=lambda name: claims.get(name),
                                 renew=lambda: None)
     session = SimpleNamespace(transport=transport, live_call=lambda: live, listeners={}, app_id="42",
                               precall_done=sent.append)

@@ -3,7 +3,9 @@
 import json
 
 from pyclient.api import Callstats
-from pyclient.replay import EARLY_PREFIX
+from pyclient.storage import KEYS
+
+EARLY_PREFIX = KEYS["early"]
 
 from .fakeport import NEW_PC, FakePort
 
@@ -32,7 +34,7 @@ def test_the_next_page_replays_a_page_closed_before_ready_as_its_own_member():
     port.storage[f"{EARLY_PREFIX}123.b"] = early_record(user="someone else")
     api = Callstats(port)
     assert api.call("initialize", {"AppID": "123", "AppSecret": "s", "localUserID": "alice"})["status"] == "success"
-    replayed = [i for i in api.session.transport.events if i.origin == f"{EARLY_PREFIX}123.a"]
+    replayed = [i for i in api.session.transport.pending() if i.origin == f"{EARLY_PREFIX}123.a"]
     kinds = [i.kind for i in replayed]
     assert kinds[:2] == ["join", "events/userdetails"]
     assert {"events/fabric/statechange", "events/fabric/setup", "events/media/actions", "events/fabric/terminated",
@@ -44,7 +46,7 @@ def test_the_next_page_replays_a_page_closed_before_ready_as_its_own_member():
     assert by_kind["events/user/left"]["timestamp"] == T0 + 1500
     # the other user's record stays for a page of that user; ours is gone
     assert set(port.storage) == {f"{EARLY_PREFIX}123.b"}
-    assert not [i for i in api.session.transport.events if i.origin == "" and i.kind != "join"
+    assert not [i for i in api.session.transport.pending() if i.origin == "" and i.kind != "join"
                 and i.kind != "events/userdetails"]
 
 

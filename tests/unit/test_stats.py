@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from collector.store import rebuild
-from pyclient import quality, stats
+from callwire import deltas, quality
+from callwire import figures as shared
 
 
 def sample(t, sent, recv, lost=0, remote_loss=0.0, rtt=0.02, jitter=0.002, extra=None):
@@ -30,13 +30,13 @@ def by_ssrc(figures):
 
 
 def test_first_sample_has_no_interval_figures():
-    first = by_ssrc(stats.streams(None, sample(1000, 1000, 1000)))
+    first = by_ssrc(shared.streams(None, sample(1000, 1000, 1000)))
     assert first["11"]["bitrate"] is None and first["11"]["quality"] == "unknown"
     assert first["22"]["jitter"] == 2.0  # ms
 
 
 def test_interval_figures():
-    figures = by_ssrc(stats.streams(sample(1000, 10_000, 10_000), sample(6000, 60_000, 40_000, lost=10)))
+    figures = by_ssrc(shared.streams(sample(1000, 10_000, 10_000), sample(6000, 60_000, 40_000, lost=10)))
     out, inn = figures["11"], figures["22"]
     assert out["bitrate"] == pytest.approx(50_000 * 8 / 5 / 1000)  # kbit/s
     assert out["packetRate"] == pytest.approx(100)
@@ -46,14 +46,14 @@ def test_interval_figures():
 
 
 def test_a_counter_that_goes_back_gives_no_figure():
-    figures = by_ssrc(stats.streams(sample(1000, 90_000, 90_000), sample(6000, 100, 100)))
+    figures = by_ssrc(shared.streams(sample(1000, 90_000, 90_000), sample(6000, 100, 100)))
     assert figures["11"]["bitrate"] is None and figures["22"]["fractionLoss"] is None
 
 
 def test_missing_fields_are_tolerated():
     bare = {"X": {"id": "X", "type": "inbound-rtp", "kind": "video", "timestamp": 1}}
     later = {"X": {"id": "X", "type": "inbound-rtp", "kind": "video", "timestamp": 5001}}
-    (figure,) = stats.streams(bare, later)
+    (figure,) = shared.streams(bare, later)
     assert figure["bitrate"] is None and figure["quality"] == "unknown"
 
 
@@ -101,9 +101,9 @@ def test_deltas_rebuild_every_full_value():
     previous, rebuilt = None, None
     for _ in range(300):
         current = random_sample(rng, previous or {})
-        timestamp = stats.common_timestamp(current) if rng.random() < 0.7 else None
-        delta = json.loads(json.dumps(stats.diff(previous, current, timestamp)))  # as it travels
-        rebuilt = rebuild(rebuilt if previous is not None else None, delta, timestamp)
+        timestamp = deltas.common_timestamp(current) if rng.random() < 0.7 else None
+        delta = json.loads(json.dumps(deltas.diff(previous, current, timestamp)))  # as it travels
+        rebuilt = deltas.rebuild(rebuilt if previous is not None else None, delta, timestamp)
         assert sorted(rebuilt, key=lambda e: e["id"]) == sorted(current.values(), key=lambda e: e["id"])
         previous = current
 
@@ -112,16 +112,16 @@ def test_timestamps_shared_by_the_report_are_sent_once():
     first, second = sample(1000, 10_000, 10_000), sample(6000, 60_000, 40_000)
     second["RR"] = {"id": "RR", "type": "remote-inbound-rtp", "timestamp": 900.0, "roundTripTime": 0.02}
     first["RR"] = dict(second["RR"])
-    timestamp = stats.common_timestamp(second)
-    delta = stats.diff(first, second, timestamp)
+    timestamp = deltas.common_timestamp(second)
+    delta = deltas.diff(first, second, timestamp)
     assert all("timestamp" not in e for e in delta if e["id"] != "RR")
     assert [e for e in delta if e["id"] == "RR"] == [{"id": "RR", "timestamp": 900.0}]  # its own, kept
-    assert rebuild(list(first.values()), delta, timestamp) == list(second.values())
+    assert deltas.rebuild(list(first.values()), delta, timestamp) == list(second.values())
 
 
 def test_a_delta_is_smaller_than_the_sample():
     first, second = sample(1000, 10_000, 10_000), sample(6000, 60_000, 40_000)
-    delta = stats.diff(first, second)
+    delta = deltas.diff(first, second)
     assert len(json.dumps(delta)) < len(json.dumps(list(second.values()))) / 2
     assert {"id": "C1"} not in delta and all(e["id"] != "C1" for e in delta)  # unchanged: not sent
 

@@ -10,9 +10,11 @@ from urllib.parse import parse_qs
 import jwt
 import pytest
 
-from collector.store import rebuild
+from callwire.deltas import rebuild
 from pyclient.models import ProxyConfig
-from pyclient.transport import BACKOFF_MAX_MS, Transport, Urls
+from pyclient.backoff import MAX_MS as BACKOFF_MAX_MS
+from pyclient.batches import Urls
+from pyclient.transport import Transport
 
 from .fakeport import FakePort
 
@@ -275,7 +277,7 @@ def test_a_retried_join_gets_the_same_ucid(setup):
     t.send("c", "join", body(0))
     t.send("c", "events/user/alive", body(1))
     port.run()
-    assert t.uc_ids == {("", "c"): "UC1"} and collector.paths.count("c") == 2
+    assert t.handshake.uc_ids == {("", "c"): "UC1"} and collector.paths.count("c") == 2
 
 
 def test_the_buffer_drops_oldest_samples_keeps_events_and_reports_the_gap(setup):
@@ -286,9 +288,9 @@ def test_the_buffer_drops_oldest_samples_keeps_events_and_reports_the_gap(setup)
         t.send("c", "stats", stats_body(n), sample=sample(n), size=150)
         t.send("c", "events/user/alive", body(n))
     port.run()
-    assert t.buffered <= 1000 or not t.samples  # events alone may exceed it
-    assert len(t.events) == 10 and t.dropped_samples > 0
-    kept = [i.body["n"] for i in t.samples]
+    assert t.buffer.bytes <= 1000 or not t.buffer.samples  # events alone may exceed it
+    assert len(t.buffer.events) == 10 and t.buffer.dropped_samples > 0
+    kept = [i.body["n"] for i in t.buffer.samples]
     assert kept == list(range(11 - len(kept), 11))  # the newest survive
 
     collector.up = True
@@ -304,7 +306,7 @@ def test_the_buffer_drops_oldest_samples_keeps_events_and_reports_the_gap(setup)
             sorted(sample(stored["n"]).values(), key=lambda e: e["id"])
     gap = [b for k, b in collector.stored if k == "events/app/logs"]
     assert len(gap) == 1 and gap[0]["eventType"] == "statsDropped" and gap[0]["connectionID"] == "pc1"
-    assert json.loads(gap[0]["message"])["droppedSamples"] == t.dropped_samples == 10 - len(kept)
+    assert json.loads(gap[0]["message"])["droppedSamples"] == t.buffer.dropped_samples == 10 - len(kept)
 
 
 def test_unload_gives_keepalive_requests_within_budget_and_a_record_of_everything(setup):
@@ -316,9 +318,9 @@ def test_unload_gives_keepalive_requests_within_budget_and_a_record_of_everythin
                size=100)
     t.send("c", "events/user/left", body(30))
     port.run()
-    unload = t.unload(budget=64 * 1024)
+    unload = t.unload()
     assert sum(len(r["body"]) for r in unload.requests) <= 64 * 1024
-    assert unload.requests and not unload.complete and t.queued == 0
+    assert unload.requests and not unload.complete and len(t.buffer) == 0
     record = json.loads(unload.record)
     assert record["app"] == "123" and len(record["items"]) == 30
     assert all(i["u"] == "UC1" for i in record["items"])
@@ -333,13 +335,13 @@ def test_a_farewell_changes_nothing_and_the_goodbye_after_it_carries_the_same_it
     for n in range(1, 11):  # samples dropped: a gap report is due
         t.send("c", "stats", stats_body(n), sample=sample(n), size=150)
     port.run()
-    before = (list(t.events), list(t.samples), t.buffered, dict(t.gaps), dict(t.tally))
+    before = (list(t.buffer.events), list(t.buffer.samples), t.buffer.bytes, dict(t.buffer.gaps), dict(t.tally))
     leaving = [{"conference_id": "c", "kind": "events/user/left", "body": body(11), "item_id": "left-1"}]
 
     farewell = t.unload(leaving, keep=True)
-    assert (list(t.events), list(t.samples), t.buffered, dict(t.gaps), dict(t.tally)) == before
+    assert (list(t.buffer.events), list(t.buffer.samples), t.buffer.bytes, dict(t.buffer.gaps), dict(t.tally)) == before
     goodbye = t.unload(leaving)
-    assert t.queued == 0 and not t.gaps
+    assert len(t.buffer) == 0 and not t.buffer.gaps
 
     def ids(unload):
         return [item["body"]["itemID"] for r in unload.requests for item in json.loads(r["body"])["items"]]
@@ -386,7 +388,7 @@ def test_a_forgotten_ucid_joins_again(setup):
     collector.script = [404]
     t.send("c", "events/user/alive", body(1))
     port.run()
-    assert [b["n"] for _, b in collector.stored] == [1] and t.uc_ids[("", "c")] == "UC2"
+    assert [b["n"] for _, b in collector.stored] == [1] and t.handshake.uc_ids[("", "c")] == "UC2"
 
 
 def test_a_refused_join_drops_its_conference_and_does_not_spin(setup):
@@ -397,7 +399,7 @@ def test_a_refused_join_drops_its_conference_and_does_not_spin(setup):
     t.send("c", "events/user/alive", body(1))
     t.send("e", "join", body(2))
     port.run()
-    assert t.queued == 0 and t.dropped == 2 and t.uc_ids == {("", "e"): "UC1"}
+    assert len(t.buffer) == 0 and t.dropped == 2 and t.handshake.uc_ids == {("", "e"): "UC1"}
 
 
 def test_the_bound_costs_little(setup):
@@ -409,5 +411,5 @@ def test_the_bound_costs_little(setup):
     started = time.perf_counter()
     for n in range(2000):
         t.send("c", "stats", stats_body(n), sample=sample(n), size=100)
-    assert t.buffered <= 50_000 and len(t.samples) >= 499
+    assert t.buffer.bytes <= 50_000 and len(t.buffer.samples) >= 499
     print(f"2000 sends into a full buffer: {1000 * (time.perf_counter() - started):.1f} ms")

@@ -157,15 +157,3 @@ class Batch(BaseModel):
 class BatchItem(BaseModel):
     kind: Annotated[str, StringConstraints(max_length=64)]
     body: dict[str, Any]
-
-
-class TokenClaims(BaseModel):
-    """The access token the collector issues, as deployed clients read it."""
-
-    appID: Union[int, str]
-    userID: str
-    expiry: str
-    submissionInterval: int = 15000
-    collectSDP: bool = True
-    exp: int
-    iat: int
