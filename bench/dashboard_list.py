@@ -26,7 +26,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.store import conferences, events, members  # noqa: E402
+from collector.tables import conferences, events, members  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
 from tests.servers import run_cli, start_collector  # noqa: E402
 

@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from collector.settings import Settings  # noqa: E402
-from collector.store import Store, database_url, make_engine, stats  # noqa: E402
+from collector.database import database_url, make_engine  # noqa: E402
+from collector.store import Store  # noqa: E402
+from collector.tables import stats  # noqa: E402
 from collector.tls import self_signed  # noqa: E402
 from tests.collector.wire import bearer, fabric, join  # noqa: E402
 from tests.servers import Postgres, Server, free_port, run_cli, start_collector, wait_listening  # noqa: E402

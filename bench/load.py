@@ -29,7 +29,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.store import database_url  # noqa: E402
+from collector.database import database_url  # noqa: E402
 from tests.collector.participants import Tally, simulate, stored_item_ids  # noqa: E402
 from tests.servers import Postgres, run_cli, start_balancer, start_collector  # noqa: E402
 

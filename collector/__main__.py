@@ -21,9 +21,19 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def storage_args(parser) -> None:
+def listen_args(parser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--dist", type=Path, default=ROOT / "dist", help="the bundle to serve at / (default dist/)")
+
+
+def data_dir_arg(parser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("collector-data"),
                         help="where the SQLite database and the self-signed certificate live")
+
+
+def storage_args(parser) -> None:
+    data_dir_arg(parser)
     parser.add_argument("--database-url", help="e.g. postgresql://user:pass@host/db (default: SQLite in --data-dir)")
 
 
@@ -51,12 +61,10 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     serve = commands.add_parser("serve", help="serve over TLS + HTTP/2")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443)
+    listen_args(serve)
     storage_args(serve)
     serve.add_argument("--certfile", type=Path)
     serve.add_argument("--keyfile", type=Path)
-    serve.add_argument("--dist", type=Path, default=ROOT / "dist", help="the bundle to serve at / (default dist/)")
     serve.add_argument("--workers", type=int, default=1, help="serving processes (one per core)")
     for name in ("rate", "burst"):
         serve.add_argument(f"--{name}", type=float, default=default(name), help=described(name))
@@ -66,10 +74,8 @@ def build_parser() -> Parser:
     turn_args(serve)
 
     demo = commands.add_parser("demo", help="serve with a demo app: a real call at /demo/ (SQLite)")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8443)
-    demo.add_argument("--data-dir", type=Path, default=Path("collector-data"))
-    demo.add_argument("--dist", type=Path, default=ROOT / "dist")
+    listen_args(demo)
+    data_dir_arg(demo)
 
     apps = commands.add_parser("apps", help="create and manage apps").add_subparsers(
         dest="apps_command", required=True, parser_class=Parser)
@@ -105,15 +111,14 @@ def main(argv=None) -> int:
 
 def demo(args, parser) -> int:
     """serve, with an app named "demo" (made once, kept in the data dir) whose page is /demo/."""
-    from .store import Store, database_url, make_engine, migrate
+    from .database import database_url, migrated
+    from .store import Store
 
     async def demo_app() -> dict:
-        engine = make_engine(database_url(args.data_dir, None))
-        await migrate(engine)
-        store = Store(engine)
-        found = next((a for a in await store.list_apps() if a["name"] == "demo"), None)
-        app = found or await store.create_app("demo", [])
-        await engine.dispose()
+        async with migrated(database_url(args.data_dir, None)) as engine:
+            store = Store(engine)
+            found = next((a for a in await store.list_apps() if a["name"] == "demo"), None)
+            app = found or await store.create_app("demo", [])
         return {"appID": str(app["app_id"]), "appSecret": app["secret"], "readKey": app["read_key"]}
 
     app = asyncio.run(demo_app())
@@ -155,7 +160,7 @@ def serve(args, parser, demo_app=None) -> int:
     from granian.constants import HTTPModes, Interfaces, SSLProtocols
     from granian.log import LogLevels
 
-    from .store import database_url
+    from .database import database_url
     from .tls import self_signed, spki_hash
 
     if bool(args.certfile) != bool(args.keyfile):
@@ -195,23 +200,18 @@ def metrics_folder(data_dir: Path, port: int) -> None:
 
 
 async def _migrate(url: str) -> None:
-    from .store import make_engine, migrate
+    from .database import migrated
 
-    engine = make_engine(url)
-    await migrate(engine)
-    await engine.dispose()
+    async with migrated(url):
+        pass  # the schema up to date is all `serve` needs before its workers start
 
 
 async def apps_command(args, parser) -> int:
-    from .store import Store, database_url, make_engine, migrate
+    from .database import database_url, migrated
+    from .store import Store
 
-    engine = make_engine(database_url(args.data_dir, args.database_url))
-    try:
-        await migrate(engine)
-        store = Store(engine)
-        result = await _apps(store, args, parser)
-    finally:
-        await engine.dispose()
+    async with migrated(database_url(args.data_dir, args.database_url)) as engine:
+        result = await _apps(Store(engine), args, parser)
     print(json.dumps(result))
     return 0
 

@@ -15,7 +15,8 @@ from .encoding import GzipRequests
 from .limits import BodyLimit, RateLimiter, TooLarge, TooMany
 from .settings import Settings
 from .static import PrecompressedFiles
-from .store import Store, make_engine
+from .database import make_engine
+from .store import Store
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -11,7 +11,7 @@ import time
 from typing import Annotated, Any, Optional
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -52,21 +52,25 @@ async def parse(request: Request, model: type, limit: int) -> tuple[Any, dict]:
         raise ProtocolError(400, describe_validation(exc))
 
 
-async def authorized_app(request: Request, app_id: int) -> dict:
-    """The app of a Bearer request: token valid, for this app, from an allowed origin."""
+async def authorized_app(request: Request, appID: int,
+                         authorization: Annotated[Optional[str], Header()] = None) -> dict:
+    """The app of a Bearer request: token valid, for this app (the path's), from an allowed origin."""
     state = request.app.state
     try:
-        claims = auth.verify_access(request.headers.get("authorization"), state.signing_key)
+        claims = auth.verify_access(authorization, state.signing_key)
     except auth.AuthError as exc:
         raise ProtocolError(401, exc.description)
-    if str(claims.get("appID")) != str(app_id):
+    if str(claims.get("appID")) != str(appID):
         raise ProtocolError(403, "this token is for another app")
-    app = await state.store.app(app_id)
+    app = await state.store.app(appID)
     if app is None:
         raise ProtocolError(403, "unknown app")
     check_origin(request, app)
-    state.limiter.take(request.headers["authorization"])
+    state.limiter.take(authorization)
     return app
+
+
+IngestingApp = Annotated[dict, Depends(authorized_app)]  # a handler's app, once its token is checked
 
 
 def refused_origin(request: Request, app: dict) -> Optional[str]:
@@ -123,8 +127,7 @@ async def generics(request: Request):
 
 
 @router.post("/{appID}/configurations")
-async def configurations(request: Request, appID: int):
-    await authorized_app(request, appID)
+async def configurations(request: Request, appID: int, app: IngestingApp):
     await read_body(request, request.app.state.settings.body_limit)
     return OK
 
@@ -133,15 +136,13 @@ async def configurations(request: Request, appID: int):
 
 
 @router.post("/v1/apps/{appID}/conferences/{confID}")
-async def join(request: Request, appID: int, confID: str, body: messages.JoinBody,
-               authorization: Annotated[Optional[str], Header()] = None):
-    app = await authorized_app(request, appID)
-    uc_id = await request.app.state.store.join(app["app_id"], unquote(confID), await request.json())
+async def join(request: Request, confID: str, body: messages.JoinBody, app: IngestingApp):
+    uc_id = await request.app.state.store.writes.join(app["app_id"], unquote(confID), await request.json())
     return {"status": "success", "ucID": uc_id}
 
 
 async def member_of(request: Request, app: dict, conf_id: str, uc_id: str) -> dict:
-    member = await request.app.state.store.member(uc_id)
+    member = await request.app.state.store.writes.member(uc_id)
     if member is None:
         raise ProtocolError(404, f"unknown ucID {uc_id}")
     if member["app_id"] != app["app_id"] or member["conference_id"] != conf_id:
@@ -149,20 +150,18 @@ async def member_of(request: Request, app: dict, conf_id: str, uc_id: str) -> di
     return member
 
 
-async def ingest(request: Request, app_id: int, conf_id: str, uc_id: str, items: list[tuple[str, dict]]) -> dict:
-    app = await authorized_app(request, app_id)
+async def ingest(request: Request, app: dict, conf_id: str, uc_id: str, items: list[tuple[str, dict]]) -> dict:
     conf_id = unquote(conf_id)
     await member_of(request, app, conf_id, uc_id)
-    await request.app.state.store.add_items(app["app_id"], conf_id, uc_id, items)
+    await request.app.state.store.writes.add_items(app["app_id"], conf_id, uc_id, items)
     return OK
 
 
 def add_kind_route(path: str, model: type) -> None:
     """One route per kind, so that OpenAPI documents (and schemathesis fuzzes) each body."""
 
-    async def handler(request: Request, appID: int, confID: str, ucID: str, body: model,  # type: ignore
-                      authorization: Annotated[Optional[str], Header()] = None):
-        return await ingest(request, appID, confID, ucID, [(path, await request.json())])  # stored as received
+    async def handler(request: Request, confID: str, ucID: str, body: model, app: IngestingApp):  # type: ignore
+        return await ingest(request, app, confID, ucID, [(path, await request.json())])  # stored as received
 
     handler.__name__ = "post_" + path.replace("/", "_")
     router.add_api_route(f"/v1/apps/{{appID}}/conferences/{{confID}}/{{ucID}}/{path}", handler, methods=["POST"])
@@ -173,8 +172,7 @@ for _path, _model in {**messages.EVENT_KINDS, **messages.STATS_KINDS}.items():
 
 
 @router.post("/v1/apps/{appID}/conferences/{confID}/{ucID}/batch")
-async def batch(request: Request, appID: int, confID: str, ucID: str, body: messages.Batch,
-                authorization: Annotated[Optional[str], Header()] = None):
+async def batch(request: Request, confID: str, ucID: str, body: messages.Batch, app: IngestingApp):
     kinds = {**messages.EVENT_KINDS, **messages.STATS_KINDS}
     items = []
     for index, item in enumerate(body.items):
@@ -186,4 +184,4 @@ async def batch(request: Request, appID: int, confID: str, ucID: str, body: mess
         except ValidationError as exc:
             raise ProtocolError(400, f"items.{index}.body.{describe_validation(exc)}")
         items.append((item.kind, item.body))
-    return await ingest(request, appID, confID, ucID, items)
+    return await ingest(request, app, confID, ucID, items)

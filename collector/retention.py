@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .metrics import RETAINED_ROWS, RETENTION_DROPPED, RETENTION_RUN
-from .store import conferences, events, members, stats, stats_state, stream_points
+from .tables import conferences, events, members, stats, stats_state, stream_points
 
 DAY_MS = 86_400_000
 EVERY_S = 3600

@@ -39,20 +39,9 @@ import { probe, stopProbe } from "./precall.js";
   const early = { calls: [], kept: false }; // the calls before Python was ready, for keepEarly
 
   // ---- pcs: ids, recorders ----
-  const PC_EVENTS = [
-    "signalingstatechange",
-    "iceconnectionstatechange",
-    "icegatheringstatechange",
-    "connectionstatechange",
-  ];
-  const STATE_OF = {
-    signalingstatechange: "signalingState",
-    iceconnectionstatechange: "iceConnectionState",
-    icegatheringstatechange: "iceGatheringState",
-    connectionstatechange: "connectionState",
-  };
-  // the states that end a fabric's setup (pyclient.fabric.CONNECTED)
-  const CONNECTED = { connectionState: ["connected"], iceConnectionState: ["connected", "completed"] };
+  // DOM event -> the state it changes, and the states that end a fabric's setup: pyclient.fabric's
+  const { stateOf: STATE_OF, connected: CONNECTED } = META.pcStates;
+  const PC_EVENTS = Object.keys(STATE_OF);
   const isConnected = (states) => Object.entries(CONNECTED).some(([name, values]) => values.includes(states[name]));
   const pcIds = new WeakMap();
   const recorders = new Map(); // id -> {pc, initial, backlog (until ready), everConnected, watched}
@@ -554,11 +543,11 @@ import { probe, stopProbe } from "./precall.js";
     return { t: "init", assets: ASSETS, packages: META.packages,
              collector: (script && script.dataset.collector) || BASE.origin,
              bufferBytes: (script && Number(script.dataset.bufferBytes)) || undefined,
-             deviceId: deviceId(), endpointInfo: endpointInfo(), stored: stored("callstats.") };
+             deviceId: deviceId(), endpointInfo: endpointInfo(), stored: stored(META.storage.prefix) };
   }
 
   function deviceId() {
-    const key = "callstats.deviceID";
+    const key = META.storage.deviceID;
     try {
       const known = localStorage.getItem(key);
       if (known) return known;
@@ -627,7 +616,7 @@ import { probe, stopProbe } from "./precall.js";
       ({ method, at, args: method === "initialize" ? JSON.stringify({ ...JSON.parse(args), AppSecret: "-" }) : args }));
     const pcs = {};
     recorders.forEach((rec, id) => { pcs[id] = { initial: rec.initial, backlog: rec.backlog }; });
-    store(`callstats.early.${AppID}.${crypto.randomUUID()}`,
+    store(`${META.storage.early}${AppID}.${crypto.randomUUID()}`,
           JSON.stringify({ app: String(AppID), user: localUserID, closedAt: now(), calls, pcs }));
   }
   window.addEventListener("beforeunload", goodbye);

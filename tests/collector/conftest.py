@@ -10,7 +10,8 @@ from typing import Optional
 import httpx
 import pytest
 
-from collector.store import Store, database_url, make_engine
+from collector.database import database_url, make_engine
+from collector.store import Store
 
 from ..servers import Postgres, Server, run_async, run_cli, start_collector
 

@@ -11,7 +11,8 @@ from collections import Counter
 import httpx
 import sqlalchemy as sa
 
-from collector.store import events, make_engine, stats
+from collector.database import make_engine
+from collector.tables import events, stats
 
 from .wire import code
 

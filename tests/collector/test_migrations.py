@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
-from collector.store import make_engine, migrate
+from collector.database import make_engine, migrate
 
 from ..servers import run_async
 

@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 
 from collector.retention import DAY_MS, day_of
-from collector.store import make_engine
+from collector.database import make_engine
 
 from ..servers import run_async, start_collector
 from .wire import bearer, body, fabric, reader
