@@ -83,27 +83,26 @@ class Queries:
 
     async def events_of(self, app_id: int, conference_id: str, limit: int,
                         after: Optional[tuple[float, int]]) -> list[dict]:
-        """By time; `after` is the (timestamp, id) of the previous page's last row."""
-        where = (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
-        if after is not None:
-            where &= (events.c.timestamp > after[0]) | ((events.c.timestamp == after[0]) & (events.c.id > after[1]))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(events).where(where).order_by(
-                events.c.timestamp, events.c.id).limit(limit))).mappings().all()
+        rows = await self._by_time(events, app_id, conference_id, limit, after)
         return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
                  "eventType": r["event_type"], "timestamp": r["timestamp"], "body": r["body"]} for r in rows]
 
     async def stats_of(self, app_id: int, conference_id: str, limit: int,
-                        after: Optional[tuple[float, int]]) -> list[dict]:
-        """By time; `after` is the (timestamp, id) of the previous page's last row."""
-        where = (stats.c.app_id == app_id) & (stats.c.conference_id == conference_id)
-        if after is not None:
-            where &= (stats.c.timestamp > after[0]) | ((stats.c.timestamp == after[0]) & (stats.c.id > after[1]))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(sa.select(stats).where(where).order_by(
-                stats.c.timestamp, stats.c.id).limit(limit))).mappings().all()
+                       after: Optional[tuple[float, int]]) -> list[dict]:
+        rows = await self._by_time(stats, app_id, conference_id, limit, after)
         return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
                  "timestamp": r["timestamp"], "stats": r["stats"]} for r in rows]
+
+    async def _by_time(self, table: sa.Table, app_id: int, conference_id: str, limit: int,
+                       after: Optional[tuple[float, int]]) -> list:
+        """A page of a conference's rows by time; `after` is the (timestamp, id) of the previous
+        page's last row (ids break ties)."""
+        where = (table.c.app_id == app_id) & (table.c.conference_id == conference_id)
+        if after is not None:
+            where &= (table.c.timestamp > after[0]) | ((table.c.timestamp == after[0]) & (table.c.id > after[1]))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(sa.select(table).where(where).order_by(
+                table.c.timestamp, table.c.id).limit(limit))).mappings().all()
 
     async def series(self, app_id: int, conference_id: str, field: str) -> list[dict]:
         async with self.engine.connect() as conn:

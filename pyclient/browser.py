@@ -108,6 +108,9 @@ class BrowserPort:
     def collector_url(self) -> str:
         return str(self.bridge.collector)
 
+    def handover_changed(self) -> None:
+        self.bridge.handoverChanged()
+
 
 class Entry:
     """What web/host.js holds once Python is ready."""

@@ -115,7 +115,7 @@ def state_change(sender: Sender, fabric, change: dict) -> Event:
 
 
 def setup(sender: Sender, fabric, at: float, candidates: dict) -> Event:
-    """fabricSetup, with the delays the fabric measured and the candidates of a getStats() (pyclient.stats)."""
+    """fabricSetup, with the delays the fabric measured and the candidates of a getStats() (pyclient.stats.ice_candidates)."""
     return Event("events/fabric/setup", sender.fabric_body(
         fabric, at, eventType="fabricSetup", delay=fabric.setup_delay, iceGatheringDelay=fabric.ice_gathering_delay,
         iceConnectivityDelay=fabric.ice_connectivity_delay,

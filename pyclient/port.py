@@ -77,3 +77,8 @@ class Port(Protocol):
 
     def collector_url(self) -> str:
         """Where the collector is: the script's origin, or its data-collector attribute."""
+
+    def handover_changed(self) -> None:
+        """What leaving would send changed in kind (a token came, a join was answered: the goodbye
+        can now carry requests): the farewell the loader holds for pagehide is refreshed at once,
+        not within the second it otherwise takes after background work."""

@@ -1,5 +1,5 @@
 """A page that closed before Python was ready: the loader kept its calls and what its pcs did
-(localStorage, EARLY_PREFIX); the next page of the same origin that initializes as the same app
+(localStorage, storage.KEYS["early"]); the next page of the same origin that initializes as the same app
 and user replays them here into its own transport, then ends them as the goodbye would have.
 
 The replay runs the same API and session code against a port that answers from the record: its
@@ -84,6 +84,9 @@ class ReplayPort:
 
     def collector_url(self) -> str:
         return self.live.collector_url()
+
+    def handover_changed(self) -> None:
+        self.live.handover_changed()
 
 
 # A pre-call test of a page that is gone has nothing to measure.

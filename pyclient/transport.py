@@ -172,7 +172,7 @@ class Transport:
     async def _step(self) -> bool:
         """One step forward; False when the collector could not be reached (back off)."""
         if self.handshake.needs_token(self.now()):
-            return await self.handshake.authenticate()
+            return self._handover_changed(await self.handshake.authenticate())
         if self.handshake.clock_offset is None:
             return await self.handshake.sync_clock()
         head = self.buffer.head()
@@ -196,7 +196,7 @@ class Transport:
                                         batches.encode(join, None, self.handshake.clock_offset))
         if self.handshake.joined(target, status, text):
             self.buffer.remove(join)
-            return True
+            return self._handover_changed(True)
         if status == 401:
             return True
         if status is None or status >= 500 or status in (200, 408, 429):
@@ -267,6 +267,12 @@ class Transport:
             reports.append({"conference_id": stream[1], "kind": kind, "body": body,
                             "item_id": stable_id(self.page_key, stream, gap["from"], gap["count"])})
         return reports
+
+    def _handover_changed(self, changed: bool) -> bool:
+        """A token or a ucID came: the goodbye can now carry requests it could not before."""
+        if changed:
+            self.port.handover_changed()
+        return changed
 
     # ---- requests ----
 

@@ -567,7 +567,7 @@ import { probe, stopProbe } from "./precall.js";
                             osVersion: os[2], userAgent: ua });
   }
 
-  // What a page could not send is kept for the next page of this origin (pyclient.transport).
+  // What a page could not send is kept for the next page of this origin (pyclient.handover).
   function stored(prefix) {
     const found = [];
     try {

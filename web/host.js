@@ -41,6 +41,7 @@ export function serve(channel, mode) {
     get bufferBytes() {
       return init.bufferBytes;
     },
+    handoverChanged: () => farewellSoon(true), // a token or a join: the goodbye can say more now
     log(level, text) {
       post({ t: "log", level, text });
     },

@@ -29,6 +29,7 @@ class FakePort:
         self.probes = []  # the options of each pre-call probe asked for
         self.probe_answer = lambda options: {"connected": False, "rtts": [], "relayCandidates": 0}
         self.probe_stops = []
+        self.handover_changes = 0  # handover_changed() calls
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -109,6 +110,9 @@ class FakePort:
 
     def collector_url(self) -> str:
         return "https://collector.test/"
+
+    def handover_changed(self) -> None:
+        self.handover_changes += 1
 
     # -- test controls --
     def run(self, budget: int = 1000) -> None:

@@ -150,6 +150,22 @@ def test_auth_clock_join_then_items_in_order(setup):
     assert len({b["itemID"] for _, b in collector.stored}) == 4
 
 
+def test_a_token_and_each_join_refresh_the_farewell_at_once(setup):
+    """Until the join is answered a goodbye can only keep its items for the next page; from then
+    on it can send them: the loader's farewell must not wait to learn that."""
+    port, collector = setup
+    t, _ = make(port)
+    t.send("a", "join", body(0))
+    t.send("b", "join", body(1))
+    port.run()
+    assert port.handover_changes == 3  # the token, then each join
+    before = port.handover_changes
+    t.send("a", "events/user/alive", body(2))
+    port.run()
+    assert port.handover_changes == before  # an acknowledged item alone changes nothing in kind
+    assert t.unload(keep=True).requests == [] and not t.pending()
+
+
 def test_events_go_before_stats_and_deltas_rebuild_exactly(setup):
     port, collector = setup
     t = joined(port)
