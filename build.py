@@ -222,13 +222,14 @@ def _lock_entry(name, version, file_name, digest, imports, depends) -> dict:
 
 
 def compile_loader(assets_name: str, out: Path) -> None:
-    from pyclient import __version__, answers, fabric, models, storage
+    from pyclient import __version__, answers, events, fabric, models, storage
 
-    # what the loader must know as Python does: argument rules, wording, pc states, storage keys
+    # what the loader must know as Python does: argument rules, wording, pc states, storage keys,
+    # which reportError calls are logs
     api = models.api_schema()
     api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name, packages=["pyclient"],
                pcStates={"stateOf": fabric.STATE_OF_EVENT, "connected": fabric.CONNECTED},
-               storage={**storage.KEYS, "prefix": storage.PREFIX})
+               storage={**storage.KEYS, "prefix": storage.PREFIX}, logOnly=list(events.LOG_ONLY))
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "api.json").write_text(json.dumps(api))
     run("node", "buildtools/compile_api.mjs", str(GENERATED / "api.json"), str(GENERATED / "api.mjs"))

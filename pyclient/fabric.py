@@ -4,7 +4,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-# DOM event name -> the state it changes (the names the wire's statechange events use).
+# DOM event name -> the state it changes (the names the wire's statechange events use); the loader
+# gets this and CONNECTED from build.py.
 STATE_OF_EVENT = {
     "signalingstatechange": "signalingState",
     "iceconnectionstatechange": "iceConnectionState",

@@ -8,11 +8,11 @@ from urllib.parse import quote
 from callwire import deltas, figures, quality
 
 from . import auth, events, models, privacy, sdp, stats
+from .batches import Urls
+from .buffer import BUFFER_BYTES, stable_id
 from .events import Event, Sender, user_text
 from .fabric import Fabric
 from .precall import Precall
-from .batches import Urls
-from .buffer import BUFFER_BYTES, stable_id
 from .transport import Transport
 
 POLL_MS = 5000  # getStats() and csStatsCallback cadence (the deployed client's)

@@ -322,7 +322,7 @@ import { probe, stopProbe } from "./precall.js";
         return queued || say("monitoring", {});
       }
       case "reportError": {
-        const log = ["applicationLog", "applicationError"].includes(args.webRTCFunction) ||
+        const log = META.logOnly.includes(args.webRTCFunction) ||
           (args.pc && state.fabrics.get(args.pc.id).connected);
         return queued || say(log ? "sentAsLog" : "sentAsSetupFailed", {});
       }
