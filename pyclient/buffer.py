@@ -86,9 +86,6 @@ class Buffer:
             return
         self.bytes -= item.size
 
-    def __contains__(self, item: Item) -> bool:
-        return item in self.events or item in self.samples
-
     def items(self) -> list[Item]:
         """Everything queued, in the order it goes: events, then samples."""
         return [*self.events, *self.samples]
