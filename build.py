@@ -222,14 +222,15 @@ def _lock_entry(name, version, file_name, digest, imports, depends) -> dict:
 
 
 def compile_loader(assets_name: str, out: Path) -> None:
-    from pyclient import __version__, answers, events, fabric, models, storage
+    from pyclient import __version__, answers, events, fabric, handshake, models, storage
 
     # what the loader must know as Python does: argument rules, wording, pc states, storage keys,
-    # which reportError calls are logs
+    # which reportError calls are logs, how the first handshake's answer reads
     api = models.api_schema()
     api.update(messages=answers.MESSAGES, version=__version__, assets=assets_name, packages=["pyclient"],
                pcStates={"stateOf": fabric.STATE_OF_EVENT, "connected": fabric.CONNECTED},
-               storage={**storage.KEYS, "prefix": storage.PREFIX}, logOnly=list(events.LOG_ONLY))
+               storage={**storage.KEYS, "prefix": storage.PREFIX}, logOnly=list(events.LOG_ONLY),
+               handshake={"grantType": handshake.GRANT_TYPE, "messages": handshake.OUTCOMES})
     GENERATED.mkdir(parents=True, exist_ok=True)
     (GENERATED / "api.json").write_text(json.dumps(api))
     run("node", "buildtools/compile_api.mjs", str(GENERATED / "api.json"), str(GENERATED / "api.mjs"))

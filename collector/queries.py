@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callwire.quality import ORDER
 
-from .tables import conferences, events, members, stats, stream_points
+from .tables import DEVICE_FIELDS, DEVICE_PATH, conferences, events, members, stats, stream_points
 
 
 class Queries:
@@ -75,7 +75,7 @@ class Queries:
                                                           events.c.timestamp, events.c.body).where(
                 (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
                 & events.c.path.in_(["events/fabric/setup", "events/fabric/terminated",
-                                     "events/fabric/setupfailed"])).order_by(events.c.timestamp))).all()
+                                     "events/fabric/setupfailed", DEVICE_PATH])).order_by(events.c.timestamp))).all()
             summary = (await self._summaries(conn, app_id, [conference_id]))[conference_id]
             summary["worstQuality"] = ORDER[head["worst_quality"]] if head["worst_quality"] is not None else None
         return {"conferenceID": conference_id, "start": head["start"], "end": head["end"],
@@ -122,8 +122,14 @@ class Queries:
 
 def _participant(member, fabric_events) -> dict:
     fabrics: dict[str, dict] = {}
+    device = {}  # the newest battery and Wi-Fi figures its stats carried
     for uc_id, connection_id, path, timestamp, body in fabric_events:
-        if uc_id != member["uc_id"] or connection_id is None:
+        if uc_id != member["uc_id"]:
+            continue
+        if path == DEVICE_PATH:
+            device = {name: body.get(name) for name in DEVICE_FIELDS}
+            continue
+        if connection_id is None:
             continue
         fabric = fabrics.setdefault(connection_id, {"connectionID": connection_id, "remoteID": body.get("remoteID"),
                                                     "setupDelay": None, "state": "initializing", "terminated": None})
@@ -135,4 +141,5 @@ def _participant(member, fabric_events) -> dict:
             fabric.update(state="terminated", terminated=timestamp)
     return {"ucID": member["uc_id"], "localID": member["local_id"], "deviceID": member["device_id"],
             "endpointInfo": member["endpoint_info"], "joined": member["joined"], "left": member["left"],
+            "batteryStatus": device.get("batteryStatus"), "wifiStats": device.get("wifiStats"),
             "fabrics": list(fabrics.values())}

@@ -7,6 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = sa.MetaData()
 
+# What a stats body carries about the device besides getStats() (the deployed client's
+# batteryStatus and wifiStats) is kept as an event of this path when it changes: the participant's
+# newest is one row away, not in every sample.
+DEVICE_PATH = "stats/device"
+DEVICE_FIELDS = ("batteryStatus", "wifiStats")
+
 settings = sa.Table(  # the collector's own secrets, shared by every worker through the database
     "settings", metadata,
     sa.Column("name", sa.String(64), primary_key=True),

@@ -36,26 +36,41 @@ class Callstats:
             self._report_error(f"{method}: internal error: {type(exc).__name__}: {exc}")
             return answers.failure(f"{method}: internal error ({type(exc).__name__})")
 
-    def _dispatch(self, method: str, args: dict, handles: dict, at: float) -> dict:
-        if method in models.UNSUPPORTED:
-            return answers.failure(answers.say("unsupported", method=method))
-        spec = models.METHODS.get(method)
-        if spec is None:
-            return answers.failure(f"{method}: no such method")
-        if not isinstance(args, dict):
-            return answers.failure(answers.say("missing", method=method, arg="arguments"))
+    def check(self, method: str, args: dict) -> dict:
+        """What `call` would answer, changing nothing: a failure with its message, or a bare
+        success (the loader's refusals are checked against this, in the order the page made them)."""
         try:
-            parsed = models.adapter(method).validate_python(args)
-        except ValidationError as exc:
-            return answers.failure(answers.describe(method, exc, args, spec.arg_names))
-        refusal = self._check_order(spec, parsed)
+            refusal, _ = self._verdict(method, args)
+        except Exception as exc:
+            return answers.failure(f"{method}: internal error ({type(exc).__name__})")
+        return answers.failure(refusal) if refusal else answers.success("")
+
+    def _dispatch(self, method: str, args: dict, handles: dict, at: float) -> dict:
+        refusal, parsed = self._verdict(method, args)
         if refusal:
             return answers.failure(refusal)
         return getattr(self, "_" + method)(parsed, handles, at)
 
+    def _verdict(self, method: str, args: dict) -> tuple[Optional[str], Any]:
+        """(why the call is refused, or None; its validated arguments)."""
+        if method in models.UNSUPPORTED:
+            return answers.say("unsupported", method=method), None
+        spec = models.METHODS.get(method)
+        if spec is None:
+            return f"{method}: no such method", None
+        if not isinstance(args, dict):
+            return answers.say("missing", method=method, arg="arguments"), None
+        try:
+            parsed = models.adapter(method).validate_python(args)
+        except ValidationError as exc:
+            return answers.describe(method, exc, args, spec.arg_names), None
+        return self._check_order(spec, parsed), parsed
+
     def _check_order(self, spec: models.Method, args) -> Optional[str]:
         if spec.needs_init and self.session is None:
             return answers.say("notInitialized", method=spec.name)
+        if spec.name == "setProxyConfig" and self.session is not None:
+            return answers.say("proxyAfterInit")
         if spec.pc_rule is None or (spec.pc_rule == "added_if_given" and args.pc is None):
             return None
         fabric = self._live_fabric(args.pc.id)
@@ -97,8 +112,8 @@ class Callstats:
         self.fabrics[args.pc.id] = fabric
         self.session.add_fabric(fabric)  # before the replay below, so replayed changes are sent too
         watched = self.port.watch_pc(args.pc.id, fabric.on_pc_event)
-        fabric.start(watched["initial"], watched["backlog"])
-        self.session.descriptions_settled(fabric)  # negotiated before it was handed over
+        fabric.start(watched["initial"], watched["backlog"], watched.get("created"))
+        self.session.fabric_started(fabric)
         msg = answers.say("monitoring")
         self._answer_later(handles.get("pcCallback"), "success", msg)
         return answers.success(msg)
@@ -177,8 +192,6 @@ class Callstats:
         return answers.success(answers.say("listening", event=args.event))
 
     def _setProxyConfig(self, args: models.SetProxyConfig, handles: dict, at: float) -> dict:
-        if self.session is not None:
-            return answers.failure(answers.say("proxyAfterInit"))
         self.proxy = args.config
         return answers.success(answers.say("done", method="setProxyConfig"))
 
@@ -192,6 +205,13 @@ class Callstats:
     def _startPrecallTests(self, args: models.NoArguments, handles: dict, at: float) -> dict:
         self.session.precall.start()
         return answers.success(answers.say("queued", method="startPrecallTests"))
+
+    def _attachWifiStatsHandler(self, args: models.AttachWifiStatsHandler, handles: dict, at: float) -> dict:
+        # the loader asks the handler (a page function) and hands its newest answer over with each poll
+        return answers.success(answers.say("done", method="attachWifiStatsHandler"))
+
+    def _resetWifiStatsHandler(self, args: models.NoArguments, handles: dict, at: float) -> dict:
+        return answers.success(answers.say("done", method="resetWifiStatsHandler"))
 
     def _stopPrecallTests(self, args: models.NoArguments, handles: dict, at: float) -> dict:
         self.session.precall.stop()

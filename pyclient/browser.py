@@ -72,7 +72,8 @@ class BrowserPort:
     def poll_every(self, ms, pc_ids: list[int], sink) -> None:
         old = self._sinks.pop("poll", None)
         if ms is not None:
-            proxy = create_proxy(lambda reports_json, at: sink(_reports(reports_json), float(at)))
+            proxy = create_proxy(lambda reports_json, at, device_json: sink(
+                _reports(reports_json), float(at), json.loads(device_json)))
             self._sinks["poll"] = proxy
             self.bridge.pollEvery(ms, json.dumps(pc_ids), proxy)
         else:
@@ -85,6 +86,10 @@ class BrowserPort:
 
     def stop_probe(self, reason: str) -> None:
         self.bridge.stopProbe(reason)
+
+    async def early_handshake(self):
+        answer = await _promise("earlyHandshake")
+        return json.loads(answer) if isinstance(answer, str) else None
 
     async def token_from(self, generator, force_new: bool) -> str:
         return str(await _promise("token", generator, force_new))
@@ -126,6 +131,14 @@ class Entry:
             args, names = None, {}
         answer = self.api.call(method, args, names, at)
         return to_js(answer, dict_converter=Object.fromEntries)
+
+    def check(self, method: str, args_json: str):
+        """What Python would answer a call the loader refused (it is not made)."""
+        try:
+            args = json.loads(args_json)
+        except ValueError:
+            args = None
+        return to_js(self.api.check(method, args), dict_converter=Object.fromEntries)
 
     def goodbye(self, keep: bool = False) -> str:
         return json.dumps(self.api.goodbye(bool(keep)))

@@ -215,9 +215,12 @@ def playback_start(sender: Sender, fabric, ssrc: str, frame: dict) -> Event:
         fabric, frame["t"], eventType="mediaPlaybackStart", mediaType="video", ssrc=ssrc, timeToFirstFrame=ttff))
 
 
-def stats(sender: Sender, fabric, at: float) -> Event:
-    """A stats item's body; its entries are the sample the transport turns into a delta when it sends."""
-    return Event("stats", sender.fabric_body(fabric, at, eventType="stats"))
+def stats(sender: Sender, fabric, at: float, device: Optional[dict] = None) -> Event:
+    """A stats item's body; its entries are the sample the transport turns into a delta when it
+    sends. device: {batteryStatus?, wifiStats?}, as the deployed client puts them in each body."""
+    device = device or {}
+    return Event("stats", sender.fabric_body(fabric, at, eventType="stats", batteryStatus=device.get("batteryStatus"),
+                                             wifiStats=device.get("wifiStats")))
 
 
 def stats_dropped(dropped_body: dict, at: float, count: int, first: float, last: float) -> Event:

@@ -29,6 +29,8 @@ class Fabric:
     states: dict = field(default_factory=dict)
     timeline: list = field(default_factory=list)  # [{"t", "changedState", "prevState", "newState"}]
     connected_at: Optional[float] = None
+    created_at: Optional[float] = None  # when the page made the pc, if the loader saw it (it observes every pc)
+    up_when_added: bool = False  # connected when handed over, its connecting unseen: no setup delay known
     terminated: bool = False
     connection_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # the wire's fabric id
     on_change: Optional[Callable[[dict], None]] = None  # told of every state change, replayed ones too
@@ -45,12 +47,15 @@ class Fabric:
     ice_ufrag: Optional[str] = None  # the local description's: a new one means ICE restarted
     pair: Optional[dict] = None  # the selected candidate pair (stats.pair_summary), once known
 
-    def start(self, initial_states: dict, backlog: list) -> None:
-        """Begin from the states the pc had when it was handed over, then replay what it did since."""
+    def start(self, initial_states: dict, backlog: list, created_at: Optional[float] = None) -> None:
+        """Begin from the states the pc had when the loader first saw it (at its creation when it
+        saw that: `created_at`), then replay what it did since."""
+        self.created_at = created_at
         self.states = {name: initial_states.get(name) for name in STATE_OF_EVENT.values()}
         self._descriptions(initial_states)
         if any(self.states.get(name) in values for name, values in CONNECTED.items()):
-            self.connected_at = self.added_at  # already up when handed over: no setup delay known
+            self.connected_at = self.added_at  # up already, and when it connected was not seen
+            self.up_when_added = True
         for event in backlog:
             self.on_pc_event(event)
 
@@ -85,9 +90,12 @@ class Fabric:
 
     @property
     def setup_delay(self) -> Optional[float]:
-        if self.connected_at is None:
+        """From the pc's creation (or, where the loader did not see that, from addNewFabric) to
+        connected; None where its connecting was not seen (never an invented 0)."""
+        if self.connected_at is None or self.up_when_added:
             return None
-        return max(0.0, self.connected_at - self.added_at)
+        start = self.created_at if self.created_at is not None else self.added_at
+        return max(0.0, self.connected_at - start)
 
     def _first(self, name: str, states: tuple) -> Optional[float]:
         return next((c["t"] for c in self.timeline if c["changedState"] == name and c["newState"] in states), None)
@@ -114,6 +122,7 @@ class Fabric:
             "states": dict(self.states),
             "timeline": list(self.timeline),
             "connectedAt": self.connected_at,
+            "createdAt": self.created_at,
             "connectionID": self.connection_id,
             "setupDelay": self.setup_delay,
             "selectedPair": self.pair["id"] if self.pair else None,  # as the last poll or setup saw it

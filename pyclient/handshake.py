@@ -14,13 +14,29 @@ from . import auth
 
 CLOCK_SAMPLES = 5
 RENEW_BEFORE_S = 60  # renew the access token this long before it expires
+GRANT_TYPE = "authorization_code"
+TOKEN_TYPE = "bearer"  # exactly: the deployed client checks it
+# csError status -> the message csInitCallback gets. The loader words its first handshake with
+# these too (build.py puts them in its META), so the page hears the same whoever ran it.
+OUTCOMES = {
+    "success": "authentication successful",
+    "httpError": "the collector could not be reached",
+    "authError": "authentication failed ({status})",  # when the collector gave no error_description
+    "tokenGenerationError": "token generator failed: {error}",
+}
+
+
+def form(user_id: str, app_id: str, code: str) -> str:
+    """/authenticate's form body. web/handshake.js makes the same bytes (tests/unit/test_handshake_js.py)."""
+    return urlencode({"grant_type": GRANT_TYPE, "client_id": f"{quote(user_id, safe='')}@{app_id}", "code": code})
 
 
 class Handshake:
     def __init__(self, port, app_id: str, user_id: str, urls, get_code: Callable,
-                 on_auth: Callable[[str, str], None], request: Callable):
+                 on_auth: Callable[[str, str, bool], None], request: Callable):
         """get_code: async (force_new) -> the code to authenticate with; on_auth: (csError status,
-        message) after each attempt; request: the transport's (method, url, headers, body)."""
+        message, told: whether the loader told the page already) after each attempt; request: the
+        transport's (method, url, headers, body)."""
         self.port = port
         self.app_id, self.user_id, self.urls = app_id, user_id, urls
         self.get_code, self.on_auth, self.request = get_code, on_auth, request
@@ -30,6 +46,7 @@ class Handshake:
         self.clock_offset: Optional[float] = None
         self.uc_ids: dict[tuple, str] = {}  # target (origin, conference) -> ucID
         self.force_new = False
+        self.asked_early = False  # whether the loader's first handshake was looked for
 
     def needs_token(self, now_ms: float) -> bool:
         return self.token is None or self._expiring(now_ms)
@@ -49,29 +66,41 @@ class Handshake:
         return now_ms / 1000 > expires - margin
 
     async def authenticate(self) -> bool:
-        """False: the collector could not be reached, or refused (back off)."""
+        """False: the collector could not be reached, or refused (back off). The first time, the
+        answer may be the loader's: it ran this handshake while Python was starting (and told the
+        page's csInitCallback already)."""
+        if not self.asked_early:
+            self.asked_early = True
+            early = await self.port.early_handshake()
+            if early is not None:
+                return self._outcome(early.get("status"), early.get("text") or "", early.get("error"), told=True)
         if self.token is not None:  # renewing: a generator's earlier token was used already
             self.force_new = True
         try:
             code = await self.get_code(self.force_new)
         except Exception as exc:
-            self.on_auth("tokenGenerationError", f"token generator failed: {exc}")
-            return False
-        form = urlencode({"grant_type": "authorization_code", "client_id": f"{quote(self.user_id, safe='')}@{self.app_id}",
-                          "code": code})
+            return self._outcome(None, "", str(exc))
         answer = await self.request("POST", self.urls.auth + "authenticate",
-                                    {"Content-Type": "application/x-www-form-urlencoded"}, form)
-        if answer is None or answer[0] >= 500:
-            self.on_auth("httpError", "the collector could not be reached")
+                                    {"Content-Type": "application/x-www-form-urlencoded"}, form(self.user_id, self.app_id, code))
+        status, text = (None, "") if answer is None else (answer[0], answer[2])
+        return self._outcome(status, text)
+
+    def _outcome(self, status: Optional[int], text: str, generator_error: Optional[str] = None,
+                 told: bool = False) -> bool:
+        """What /authenticate's answer means (the loader reads it by the same rules, from META)."""
+        if generator_error is not None:
+            self.on_auth("tokenGenerationError", OUTCOMES["tokenGenerationError"].format(error=generator_error), told)
             return False
-        status, _, text = answer
+        if status is None or status >= 500:
+            self.on_auth("httpError", OUTCOMES["httpError"], told)
+            return False
         data = answer_fields(text)
-        if status != 200 or data.get("token_type") != "bearer":
+        if status != 200 or data.get("token_type") != TOKEN_TYPE:
             self.forget_token()
-            self.on_auth("authError", data.get("error_description") or f"authentication failed ({status})")
+            self.on_auth("authError", data.get("error_description") or OUTCOMES["authError"].format(status=status), told)
             return False
         self._took(data)
-        self.on_auth("success", "authentication successful")
+        self.on_auth("success", OUTCOMES["success"], told)
         return True
 
     def _took(self, data: dict) -> None:

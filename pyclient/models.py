@@ -276,6 +276,12 @@ class NoArguments(Model):
     pass
 
 
+class AttachWifiStatsHandler(Model):
+    # handler() returns a promise of a JSON string of Wi-Fi figures (Electron apps); the loader
+    # asks it every 10 s and the newest goes with each stats upload (web/device.js)
+    handler: JsFunction
+
+
 @dataclass(frozen=True)
 class Method:
     """What the API (and the loader, before Python is ready) knows of one method."""
@@ -311,18 +317,22 @@ METHODS = {
         Method("setIdentifiers", 2, SetIdentifiers),
         Method("on", 2, On, needs_init=False),
         Method("setProxyConfig", 1, SetProxyConfig, needs_init=False),
-        Method("makePrecallTest", 2, MakePrecallTest),
-        Method("startPrecallTests", 0, NoArguments),
+        # arities as the deployed callstats.js 3.73.16 has them (makePrecallTest(a, b, c),
+        # startPrecallTests(a, b)), whatever arguments are used
+        Method("makePrecallTest", 3, MakePrecallTest),
+        Method("startPrecallTests", 2, NoArguments),
         Method("stopPrecallTests", 0, NoArguments),
+        Method("attachWifiStatsHandler", 1, AttachWifiStatsHandler, needs_init=False),
+        Method("resetWifiStatsHandler", 0, NoArguments, needs_init=False),
     )
 }
 
-# Present in the last public callstats.js; they answer "not supported" (what they did is not
-# documented: Wi-Fi statistics, and results of a test other than the pre-call test).
+# Present in the last public callstats.js; they answer "not supported": getTurnCredentials(AppID,
+# AppSecret) handed the app callstats.io's own TURN service's credentials (a self-hosted collector
+# hands its TURN servers to the pre-call test instead), getSctResults the results of a test that
+# is not the pre-call test. Arities as deployed.
 UNSUPPORTED = {
-    "getTurnCredentials": 0,
-    "attachWifiStatsHandler": 1,
-    "resetWifiStatsHandler": 0,
+    "getTurnCredentials": 2,
     "getSctResults": 0,
 }
 

@@ -46,9 +46,10 @@ class Port(Protocol):
         """{pc id: its getStats() report as one JSON string (a list of its entries), or None where
         it failed}: one crossing for every pc asked."""
 
-    def poll_every(self, ms: Optional[float], pc_ids: list[int], sink: Callable[[dict, float], None]) -> None:
+    def poll_every(self, ms: Optional[float], pc_ids: list[int], sink: Callable[[dict, float, dict], None]) -> None:
         """From now on, every `ms`: getStats() of these pcs, then sink(reports as get_stats gives
-        them, the time the poll was due). Replaces the poll given before; ms None stops it."""
+        them, the time the poll was due, the device's figures that go with uploads: {batteryStatus?,
+        wifiStats?}). Replaces the poll given before; ms None stops it."""
 
     async def probe(self, options: dict) -> dict:
         """One pre-call probe by the loader (web/precall.js): two relay-only pcs through
@@ -56,6 +57,12 @@ class Port(Protocol):
 
     def stop_probe(self, reason: str) -> None:
         """Stop the probe under way at once (its result says `stopped: reason`)."""
+
+    async def early_handshake(self) -> Optional[dict]:
+        """The first handshake the loader ran for initialize while Python was starting (so that
+        csInitCallback comes as soon as the deployed client's), once: {"status": the HTTP status or
+        None when the network failed, "text": the answer} or {"error": why the token generator
+        failed}; None when the loader ran none (Python was ready, or the page has no WebCrypto)."""
 
     async def token_from(self, generator, force_new: bool) -> str:
         """A third-party code from the page's tokenGenerator(forceNew, callback)."""

@@ -44,6 +44,7 @@ class Session:
         self.polling: tuple = (None, [])  # (interval ms, pc ids) the page's poll clock was given
         self.keeping_alive = False
         self.poll_ms: list[float] = []  # Python's main-thread time of each recent poll (bench/poll.py)
+        self.device: dict = {}  # the newest poll's battery and Wi-Fi figures
         self.origin = origin
         self.precall = Precall(port, self)
         if transport is not None:
@@ -61,14 +62,15 @@ class Session:
             return auth.basic_code(self.app_id, self.user_id, self.secret)
         return await self.port.token_from(self.token_generator, force_new)
 
-    def _auth_outcome(self, status: str, message: str) -> None:
+    def _auth_outcome(self, status: str, message: str, told: bool = False) -> None:
+        """told: the loader ran this handshake while Python started, and called csInitCallback."""
         self._schedule_polls()  # a new token may set another submission interval
         if status == "success" and not self.config.disablePrecalltest:
             self.precall.automatic()
         if status == self.last_auth:
             return
         self.last_auth = status
-        if self.on_init is not None:
+        if self.on_init is not None and not told:
             self.port.call_soon(self.on_init, status, message)
 
     # ---- events ----
@@ -121,17 +123,29 @@ class Session:
             self.keeping_alive = True
             self.port.spawn(self._alive_forever())
 
+    def fabric_started(self, fabric: Fabric) -> None:
+        """Handed over and its recorded past replayed: what it negotiated before, and its setup at
+        once if it is up already (a pc handed over long after it connected, as integrations that
+        wait for csInitCallback do)."""
+        self.descriptions_settled(fabric)
+        if fabric.connected_at is not None:
+            self._set_up(fabric, fabric.connected_at)
+
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
         self.send(fabric.conference_id, events.state_change(self.sender, fabric, change))
-        if change["newState"] in ("connected", "completed") and not fabric.setup_sent:
-            fabric.setup_sent = True
-            self.port.spawn(self._setup(fabric, change["t"]))
+        if change["newState"] in ("connected", "completed"):
+            self._set_up(fabric, change["t"])
         if change["changedState"] == "iceConnectionState":
             self._ice_status(fabric, change)
         if change["changedState"] == "signalingState" and change["newState"] == "stable":
             self.descriptions_settled(fabric)
         if change["changedState"] == "connectionState" and change["newState"] == "closed":
             self.terminate(fabric)
+
+    def _set_up(self, fabric: Fabric, at: float) -> None:
+        if not fabric.setup_sent:
+            fabric.setup_sent = True
+            self.port.spawn(self._setup(fabric, at))
 
     async def _setup(self, fabric: Fabric, at: float) -> None:
         """fabricSetup, with the candidates and the selected pair of a getStats() taken now."""
@@ -276,10 +290,12 @@ class Session:
             self.polling = wanted
             self.port.poll_every(wanted[0], live, self.poll)
 
-    def poll(self, reports: dict, at: float) -> None:
+    def poll(self, reports: dict, at: float, device: Optional[dict] = None) -> None:
         """One poll: reports = {pc id: its getStats() JSON, or None}, taken when the clock said `at`
-        (uploads keep the cadence of polls, whatever getStats() took)."""
+        (uploads keep the cadence of polls, whatever getStats() took); device: the battery and
+        Wi-Fi figures that go with each upload, as the deployed client sends them."""
         try:
+            self.device = device or {}
             self._poll(reports, at)
         except Exception as exc:  # the page's timer called: nothing to raise to; the next poll goes on
             self.port.log("error", f"a stats poll failed: {exc!r}")
@@ -320,7 +336,8 @@ class Session:
 
     def _stats_item(self, fabric: Fabric, sample: dict, **more) -> dict:
         # whole: the transport makes it a delta against what the collector has when it is sent
-        return {"conference_id": fabric.conference_id, "event": events.stats(self.sender, fabric, self.port.now()),
+        return {"conference_id": fabric.conference_id,
+                "event": events.stats(self.sender, fabric, self.port.now(), self.device),
                 "sample": sample, "size": fabric.last_sample_bytes, **more}
 
     def _report(self, conference_id: str, entries: list) -> None:

@@ -31,8 +31,9 @@ from .storage import KEYS
 
 class Transport:
     def __init__(self, port, app_id: str, user_id: str, urls: Urls, get_code: Callable,
-                 on_auth: Callable[[str, str], None], buffer_bytes: int = BUFFER_BYTES):
-        """get_code: async (force_new) -> a code for /authenticate; on_auth: (csError status, message)."""
+                 on_auth: Callable[[str, str, bool], None], buffer_bytes: int = BUFFER_BYTES):
+        """get_code: async (force_new) -> a code for /authenticate; on_auth: (csError status, message,
+        told: the loader told the page already)."""
         self.port = port
         self.app_id, self.user_id, self.urls = app_id, user_id, urls
         self.buffer = Buffer(buffer_bytes)

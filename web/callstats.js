@@ -5,8 +5,12 @@
 //   pyclient's pydantic models (META, VALIDATE), worded as Python words them; each good call is
 //   forwarded to Python in order. Arguments are copied with fixed bounds first: whatever a page
 //   passes, an answer takes a few ms at most.
-// - each pc handed over: its state changes with their timestamps (so Python can rebuild the
-//   timeline it missed while it was starting), its descriptions, and the poll clock's getStats();
+// - every pc the page makes, from its creation (web/observe.js: when, and its state changes), so a
+//   pc handed over late still has its real setup delay; each pc handed over: its state changes
+//   with their timestamps (Python rebuilds the timeline it missed while it was starting), its
+//   descriptions, and the poll clock's getStats(), with the battery and Wi-Fi (web/device.js);
+// - the first handshake (web/handshake.js), at initialize: csInitCallback as soon as the
+//   deployed client's, whatever Python's start takes; Python adopts the token;
 // - the page's callbacks and token generator, localStorage, the first frame of video elements;
 // - the pre-call test's pcs and data channels (web/precall.js), measured as Python asks;
 // - the goodbye at pagehide: Python keeps a farewell here (what leaving would send now), sent
@@ -15,7 +19,10 @@
 // Where the page's CSP forbids the worker (no blob: workers), host.mjs runs here instead, behind
 // the same messages. `(await callstats.ready).mode` says which: "worker" or "main".
 import { META, VALIDATE } from "callstats-generated";
+import { attachWifi, deviceStatus, resetWifi, watchBattery } from "./device.js";
 import { sendGoodbye } from "./goodbye.js";
+import { canSign, handshake, outcome } from "./handshake.js";
+import { observePeerConnections } from "./observe.js";
 import { probe, stopProbe } from "./precall.js";
 
 (function () {
@@ -26,6 +33,10 @@ import { probe, stopProbe } from "./precall.js";
   const BASE = new URL("./", script ? script.src : location.href);
   const ASSETS = new URL(META.assets + "/", BASE).href;
   const now = () => performance.timeOrigin + performance.now();
+  // DOM event -> the state it changes, and the states that end a fabric's setup: pyclient.fabric's
+  const { stateOf: STATE_OF, connected: CONNECTED } = META.pcStates;
+  const observer = observePeerConnections(now, STATE_OF); // first: the page's pcs are made from now on
+  watchBattery();
 
   // ---- the link to Python (host.mjs): messages wait until it listens ----
   const link = { port: null, listening: false, outbox: [], ready: false, farewell: null, asked: new Map(), next: 0 };
@@ -35,12 +46,10 @@ import { probe, stopProbe } from "./precall.js";
   }
 
   // ---- what the answers depend on (pyclient.api keeps the same: the answers must agree) ----
-  const state = { initialized: false, noGoodbye: false, fabrics: new Map() }; // pc id -> {conferenceID, connected}
+  const state = { initialized: false, noGoodbye: false, proxy: {}, fabrics: new Map() }; // pc id -> {conferenceID, connected}
   const early = { calls: [], kept: false }; // the calls before Python was ready, for keepEarly
 
   // ---- pcs: ids, recorders ----
-  // DOM event -> the state it changes, and the states that end a fabric's setup: pyclient.fabric's
-  const { stateOf: STATE_OF, connected: CONNECTED } = META.pcStates;
   const PC_EVENTS = Object.keys(STATE_OF);
   const isConnected = (states) => Object.entries(CONNECTED).some(([name, values]) => values.includes(states[name]));
   const pcIds = new WeakMap();
@@ -75,11 +84,8 @@ import { probe, stopProbe } from "./precall.js";
     pcIds.set(pc, id);
     const rec = { pc, initial: statesOf(pc), backlog: [], watched: false, sdp: { local: null, remote: null } };
     recorders.set(id, rec);
-    Object.assign(rec.initial, descriptionsOf(rec));
-    rec.everConnected = isConnected(rec.initial);
-    post({ t: "pc", id, initial: rec.initial });
-    const record = (kind, value) => {
-      const event = { t: now(), kind, state: value };
+    const record = (kind, value, t = now()) => {
+      const event = { t, kind, state: value };
       if (kind === "signalingstatechange") Object.assign(event, descriptionsOf(rec));
       if (CONNECTED[STATE_OF[kind]] && CONNECTED[STATE_OF[kind]].includes(value)) {
         rec.everConnected = true;
@@ -90,7 +96,16 @@ import { probe, stopProbe } from "./precall.js";
       if (!link.ready) rec.backlog.push(event);
       post({ t: "pcEvent", id, event });
     };
-    for (const kind of PC_EVENTS) pc.addEventListener(kind, () => record(kind, pc[STATE_OF[kind]]));
+    // seen since its creation: its first states and what it did since; else from now
+    const seen = observer.adopt(pc, record);
+    const before = seen ? seen.events : [];
+    if (seen) rec.initial = seen.initial;
+    Object.assign(rec.initial, descriptionsOf(rec));
+    rec.everConnected = isConnected(rec.initial) ||
+      before.some((e) => CONNECTED[STATE_OF[e.kind]] && CONNECTED[STATE_OF[e.kind]].includes(e.state));
+    if (!link.ready) rec.backlog.push(...before);
+    post({ t: "pc", id, initial: rec.initial, created: seen ? seen.created : null, backlog: before });
+    if (!seen) for (const kind of PC_EVENTS) pc.addEventListener(kind, () => record(kind, pc[STATE_OF[kind]]));
     // close() fires no state change event (so says the spec): record it as one, so the fabric ends
     const close = pc.close;
     if (typeof close === "function") {
@@ -285,7 +300,7 @@ import { probe, stopProbe } from "./precall.js";
     const validate = VALIDATE[method];
     if (!validate(args)) return describe(method, validate.errors, args, spec.args);
     if (spec.needsInit && !state.initialized) return say("notInitialized", { method });
-    if (method === "setProxyConfig" && state.initialized && link.ready) return say("proxyAfterInit", {});
+    if (method === "setProxyConfig" && state.initialized) return say("proxyAfterInit", {});
     const pc = args.pc;
     if (!spec.pcRule || (spec.pcRule === "added_if_given" && pc === null)) return null;
     const fabric = state.fabrics.get(pc.id);
@@ -329,9 +344,13 @@ import { probe, stopProbe } from "./precall.js";
       case "sendFabricEvent":
         if (args.fabricEvent === "fabricTerminated") state.fabrics.delete(args.pc.id);
         return queued || say("eventQueued", { event: args.fabricEvent });
-      case "setIdentifiers":
       case "setProxyConfig":
+        state.proxy = args.config;
+        return queued || say("done", { method });
+      case "setIdentifiers":
       case "stopPrecallTests":
+      case "attachWifiStatsHandler":
+      case "resetWifiStatsHandler":
         return queued || say("done", { method });
       case "on":
         return queued || say("listening", { event: args.event });
@@ -346,16 +365,53 @@ import { probe, stopProbe } from "./precall.js";
     const { args, handles, cuts } = projectArgs(spec.args, rawArgs);
     const note = cuts.length ? ` (${cuts.join("; ")})` : "";
     const refused = refusal(method, spec, args);
-    if (refused) return answer("failure", refused + note);
+    if (refused) {
+      // Python checks it too, in order, changing nothing: its rules are the loader's (host.mjs says so if not)
+      post({ t: "call", method, args: JSON.stringify(args), at, told: answer("failure", refused), refused: true });
+      return answer("failure", refused + note);
+    }
     if (method === "associateMstWithUserID" && typeof args.associatedVideoTag === "string") {
       firstFrame.watch(args.associatedVideoTag); // from now, even while Python starts
     }
     const ready = link.ready;
+    const first = method === "initialize" && !state.initialized;
     const msg = accept(method, args);
+    if (method === "attachWifiStatsHandler") attachWifi(rawArgs[0]);
+    if (method === "resetWifiStatsHandler") resetWifi();
     const json = JSON.stringify(args);
     if (!ready) early.calls.push({ method, args: json, at });
-    post({ t: "call", method, args: json, handles, at, expect: ready ? answer("success", msg) : null });
+    const shaking = first && !ready && firstHandshake(args, rawArgs);
+    post({ t: "call", method, args: json, handles, at, told: answer("success", msg), queued: !ready,
+           handshake: shaking });
     return answer("success", msg + note);
+  }
+
+  // The first handshake, here and now while Python starts: csInitCallback hears its outcome as
+  // soon as the deployed client's would, and Python gets the answer to adopt (pyclient.handshake).
+  // False where this page cannot sign (no WebCrypto): Python makes it then.
+  function firstHandshake(args, rawArgs) {
+    if (!canSign()) return false;
+    const [, secret, , onInit] = rawArgs;
+    const base = (script && script.dataset.collector) || BASE.origin;
+    const user = args.localUserID;
+    handshake({
+      authURL: state.proxy.authServiceURL || (base.endsWith("/") ? base : base + "/"),
+      appId: String(args.AppID), userId: typeof user === "string" ? user : user.aliasName,
+      secret: typeof secret === "function" ? null : secret, grantType: META.handshake.grantType,
+      tokenFrom: (forceNew) => new Promise((resolve, reject) =>
+        secret(forceNew, (err, token) => (err ? reject(new Error(String(err))) : resolve(token)))),
+    }).then((result) => {
+      if (result && typeof onInit === "function") {
+        const [status, message] = outcome(result, META.handshake.messages);
+        try {
+          onInit(status, message);
+        } catch (err) {
+          console.error("callstats: a page callback threw", err);
+        }
+      }
+      post({ t: "handshake", result });
+    }, (err) => post({ t: "handshake", result: null }));
+    return true;
   }
 
   function guarded(method, arity, body) {
@@ -415,7 +471,11 @@ import { probe, stopProbe } from "./precall.js";
     instance[method] = guarded(method, spec.arity, (args) => invoke(method, args));
   }
   for (const [method, arity] of Object.entries(META.unsupported)) {
-    instance[method] = guarded(method, arity, () => answer("failure", say("unsupported", { method })));
+    instance[method] = guarded(method, arity, () => {
+      const told = answer("failure", say("unsupported", { method }));
+      post({ t: "call", method, args: "{}", at: now(), told, refused: true }); // Python says the same
+      return told;
+    });
   }
   for (const [name, values] of Object.entries(META.enums)) instance[name] = Object.freeze({ ...values });
   instance.version = META.version;
@@ -495,7 +555,7 @@ import { probe, stopProbe } from "./precall.js";
       const timer = setInterval(async () => {
         const at = now();
         const reports = await statsOf(ids);
-        if (pollTimer === timer) post({ t: "poll", gen, reports, at });
+        if (pollTimer === timer) post({ t: "poll", gen, reports, at, device: deviceStatus() });
       }, ms);
       pollTimer = timer;
     },
@@ -506,7 +566,8 @@ import { probe, stopProbe } from "./precall.js";
     // during a call: a probe asked for once the page handed over a pc (Python may not know yet)
     // does not start, as one under way stops when a fabric is added (accept()).
     probe({ id, options }) {
-      settle(id, state.fabrics.size ? Promise.resolve({ connected: false, stopped: "callStarted" }) : probe(options));
+      settle(id, state.fabrics.size ? Promise.resolve({ connected: false, stopped: "callStarted" })
+        : probe(options, observer.native));
     },
     stopProbe({ reason }) {
       stopProbe(reason);

@@ -24,6 +24,8 @@ export function serve(channel, mode) {
   let bootTimes = null;
   const calls = []; // the page's calls until then
   let poll = { gen: 0, sink: null };
+  let early = null; // the loader's first handshake: a promise of its result, until Python takes it
+  let earlyDone = null; // and its resolver, until the loader sends the result
   let farewell = { timer: null, due: 0, at: -Infinity, text: null };
 
   function ask(message) {
@@ -49,11 +51,17 @@ export function serve(channel, mode) {
       post({ t: "callback", handle, args });
     },
     watch(id, sink) {
-      const rec = recorders.get(id) || { initial: {}, backlog: [] };
+      const rec = recorders.get(id) || { initial: {}, backlog: [], created: null };
       const backlog = rec.backlog;
       rec.backlog = [];
       rec.sink = sink;
-      return JSON.stringify({ initial: rec.initial, backlog });
+      return JSON.stringify({ initial: rec.initial, backlog, created: rec.created });
+    },
+    // the loader's first handshake's answer (JSON), once; null when it ran none
+    earlyHandshake() {
+      const found = early;
+      early = null;
+      return found ? found.then((result) => result && JSON.stringify(result)) : null;
     },
     firstFrame(tagId, sink) {
       const id = nextId++;
@@ -71,6 +79,7 @@ export function serve(channel, mode) {
     stats: (idsJson) => ask({ t: "stats", ids: JSON.parse(idsJson) }).then(reportsJson),
     // Python's poll clock runs in the loader (it needs the pcs): every ms, getStats() of these
     // pcs, then one message; the sink is called with it. A replaced clock's late polls are dropped.
+    // Each poll also brings what goes with the uploads: {batteryStatus?, wifiStats?} (web/device.js).
     pollEvery(ms, idsJson, sink) {
       poll = { gen: poll.gen + 1, sink: ms ? sink : null };
       post({ t: "pollEvery", gen: poll.gen, ms: ms || 0, ids: JSON.parse(idsJson) });
@@ -142,13 +151,16 @@ export function serve(channel, mode) {
   }
 
   // ---- messages from the loader ----
-  // A call the loader answered already: Python's answer must agree (both follow pyclient's rules).
-  function call({ method, args, handles, at, expect }) {
-    const answer = entry.call(method, args, handles, at);
-    if (!expect && answer.status !== "success") bridge.log("warn", "a queued call failed: " + answer.msg);
-    if (expect && (answer.status !== expect.status || answer.msg !== expect.msg)) {
-      bridge.log("warn", `${method}: Python answered "${answer.msg}" where the page was told "${expect.msg}"`);
-    }
+  // A call the loader answered already (`told`): Python's answer must agree, as both follow
+  // pyclient's rules. A refused call is only checked; one answered while Python was starting was
+  // told it is queued, so only its status can agree.
+  const answered = { compared: 0, disagreements: [] };
+  function call({ method, args, handles, at, told, queued, refused }) {
+    const answer = refused ? entry.check(method, args) : entry.call(method, args, handles, at);
+    answered.compared++;
+    if (answer.status === told.status && (queued || answer.msg === told.msg)) return;
+    if (answered.disagreements.length < 20) answered.disagreements.push({ method, told, python: answer });
+    bridge.log("warn", `${method}: Python answered "${answer.msg}" where the page was told "${told.msg}"`);
   }
 
   const handlers = {
@@ -157,14 +169,22 @@ export function serve(channel, mode) {
       message.stored.forEach(([key, value]) => stored.set(key, value));
       start().catch((err) => post({ t: "failed", error: String((err && err.stack) || err) }));
     },
-    pc: ({ id, initial }) => recorders.set(id, { initial, backlog: [], sink: null }),
+    pc: ({ id, initial, created, backlog }) => recorders.set(id, { initial, created, backlog, sink: null }),
     pcEvent: ({ id, event }) => {
       const rec = recorders.get(id);
       if (rec.sink) rec.sink(JSON.stringify(event));
       else rec.backlog.push(event);
     },
-    call: (message) => (entry ? call(message) : calls.push(message)),
-    poll: ({ gen, reports, at }) => gen === poll.gen && poll.sink && poll.sink(reportsJson(reports), at),
+    call: (message) => {
+      if (message.handshake) early = new Promise((resolve) => { earlyDone = resolve; });
+      return entry ? call(message) : calls.push(message);
+    },
+    handshake: ({ result }) => {
+      if (earlyDone) earlyDone(result);
+      earlyDone = null;
+    },
+    poll: ({ gen, reports, at, device }) =>
+      gen === poll.gen && poll.sink && poll.sink(reportsJson(reports), at, JSON.stringify(device || {})),
     settled: ({ id, failed, value }) => {
       const waiting = asked.get(id);
       asked.delete(id);
@@ -205,7 +225,8 @@ export function serve(channel, mode) {
 
   function inspect() {
     // wasmBytes: the linear memory Python lives in (bench/client_overhead.py)
-    return { ...JSON.parse(entry.inspect()), mode, bootTimes, wasmBytes: pyodide._module.HEAPU8.byteLength };
+    return { ...JSON.parse(entry.inspect()), mode, bootTimes, wasmBytes: pyodide._module.HEAPU8.byteLength,
+             answers: answered };
   }
 
   channel.onmessage = (event) => {

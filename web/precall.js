@@ -21,11 +21,12 @@ export function stopProbe(reason) {
   if (running) running.stop(reason);
 }
 
-export async function probe(options) {
+// PeerConnection: the browser's constructor (the loader observes the page's own pcs, not these)
+export async function probe(options, PeerConnection = RTCPeerConnection) {
   if (running) return { error: "busy", stopped: null };
   let stop;
   const stopped = new Promise((resolve) => { stop = resolve; });
-  const probe = new Probe(options, stopped);
+  const probe = new Probe(options, stopped, PeerConnection);
   running = { stop: (reason) => { if (!probe.result.stopped) probe.result.stopped = reason; stop(); } };
   try {
     await probe.run();
@@ -39,8 +40,9 @@ export async function probe(options) {
 }
 
 class Probe {
-  constructor(options, stopped) {
+  constructor(options, stopped, PeerConnection) {
     this.options = options;
+    this.PeerConnection = PeerConnection;
     this.stopped = stopped;
     this.timers = new Set();
     this.pcs = [];
@@ -71,8 +73,8 @@ class Probe {
   async run() {
     const { options, result } = this;
     const config = { iceServers: options.iceServers, iceTransportPolicy: "relay" };
-    const a = new RTCPeerConnection(config);
-    const b = new RTCPeerConnection(config);
+    const a = new this.PeerConnection(config);
+    const b = new this.PeerConnection(config);
     this.pcs = [a, b];
     const channels = (pc) => ({
       echo: pc.createDataChannel("echo", { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 }),

@@ -113,6 +113,32 @@ def test_batch_and_deltas_rebuild_full_values(collector):
         assert bad.status_code == 400 and "items.0.kind" in bad.json()["msg"]
 
 
+def test_battery_and_wifi_of_stats_bodies_reach_the_participant_row(collector):
+    """As the deployed client sends them with every stats body: stored when they change, the
+    newest shown with the participant."""
+    app = collector.app()
+    with collector.client() as client:
+        headers = bearer(client, app)
+        conference, uc_id = join(client, app, headers)
+        base = f"/v1/apps/{app['appID']}/conferences/{conference}/{uc_id}"
+        entry = [{"id": "o1", "type": "outbound-rtp", "ssrc": 7, "bytesSent": 100}]
+        low = {"batteryLevel": 0.42, "isBatteryCharging": False}
+        wifi = {"signal": 70, "rssi": -51}
+        for n, battery in enumerate([low, low, {"batteryLevel": 0.4, "isBatteryCharging": True}]):
+            answer = client.post(f"{base}/stats", headers=headers, json=fabric(
+                stats=entry, seq=n, batteryStatus=battery, wifiStats=wifi if n else None, itemID=f"s{n}"))
+            assert answer.status_code == 200, answer.text
+        client.post(f"{base}/stats", headers=headers, json=fabric(stats=entry, seq=3, itemID="s2"))  # a retry
+        (person,) = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}",
+                               headers=reader(app)).json()["participants"]
+        assert person["batteryStatus"] == {"batteryLevel": 0.4, "isBatteryCharging": True}
+        assert person["wifiStats"] == wifi
+        events = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app)).json()
+        stored = [e["body"] for e in events if e["path"] == "stats/device"]
+        assert [d["batteryStatus"]["batteryLevel"] for d in stored] == [0.42, 0.42, 0.4]  # each change once
+        assert [d.get("wifiStats") for d in stored] == [None, wifi, wifi]
+
+
 def test_the_read_api(collector):
     app = collector.app()
     with collector.client() as client:

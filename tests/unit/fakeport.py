@@ -30,6 +30,8 @@ class FakePort:
         self.probe_answer = lambda options: {"connected": False, "rtts": [], "relayCandidates": 0}
         self.probe_stops = []
         self.handover_changes = 0  # handover_changed() calls
+        self.early = None  # what early_handshake() gives, once (the loader's first handshake)
+        self.device = {}  # what each poll brings besides the reports (battery, Wi-Fi)
 
     # -- the Port protocol --
     def now(self) -> float:
@@ -87,6 +89,10 @@ class FakePort:
     def stop_probe(self, reason) -> None:
         self.probe_stops.append(reason)
 
+    async def early_handshake(self):
+        early, self.early = self.early, None
+        return early
+
     async def token_from(self, generator, force_new):
         return generator(force_new)
 
@@ -140,7 +146,7 @@ class FakePort:
         self.poll_ticks += 1
         due = self.poll_set_at + self.poll_ticks * ms - early_ms
         self.clock = max(self.clock, due) + took_ms
-        sink({pc_id: self._next_report(pc_id) for pc_id in pc_ids}, due)
+        sink({pc_id: self._next_report(pc_id) for pc_id in pc_ids}, due, dict(self.device))
 
     def pc_event(self, pc_id, kind, state, at=None) -> None:
         self.sinks[pc_id]({"t": self.clock if at is None else at, "kind": kind, "state": state})

@@ -51,6 +51,8 @@ VALID = {
                                         "credential": "c"}], "callback": FN},
     "startPrecallTests": {},
     "stopPrecallTests": {},
+    "attachWifiStatsHandler": {"handler": FN},
+    "resetWifiStatsHandler": {},
 }
 
 E2, E3 = "é", "€"  # 2 and 3 UTF-8 bytes, 1 character each
@@ -291,6 +293,11 @@ def cases_rest():
     yield m, ("iceServers",), [{"urls": "turn:a", "credential": 5}], "failure"
     yield from function_cases(m, ("callback",))
 
+    m = "attachWifiStatsHandler"
+    yield m, ("handler",), MISSING, "failure"
+    yield m, ("handler",), None, "failure"
+    yield m, ("handler",), '{"rssi": -50}', "failure"  # the figures themselves: a handler is wanted
+
 
 def with_value(args: dict, path: tuple, value) -> dict:
     args = copy.deepcopy(args)
@@ -442,6 +449,8 @@ def test_positional_arguments_are_in_the_deployed_order():
         "makePrecallTest": ["iceServers", "callback"],
         "startPrecallTests": [],
         "stopPrecallTests": [],
+        "attachWifiStatsHandler": ["handler"],
+        "resetWifiStatsHandler": [],
     }
     assert {name: m.arg_names for name, m in models.METHODS.items()} == deployed
     for variant in (models.PlainFabricEvent, models.DeviceListEvent, models.AppErrorLogEvent):

@@ -43,13 +43,49 @@ def test_the_backlog_is_replayed_with_its_original_timestamps():
     assert fabric.timeline[-1]["prevState"] == "connected"
 
 
-def test_a_pc_connected_before_it_was_added_has_no_invented_setup_delay():
+def test_a_pc_connected_before_it_was_added_unseen_has_no_invented_setup_delay():
     port = FakePort()
     port.pcs[7] = {"initial": dict(NEW_PC, iceConnectionState="connected", connectionState="connected"),
                    "backlog": []}
     fabric = added(port, at=port.now())
-    assert fabric.connected_at == port.now() and fabric.setup_delay == 0
+    assert fabric.connected_at == port.now() and fabric.setup_delay is None
     assert fabric.timeline == []
+
+
+def test_a_pc_seen_from_its_creation_has_its_setup_delay_from_creation_however_late_it_is_added():
+    port = FakePort()
+    created = port.now() - 6000  # made 6 s before the page handed it over (from csInitCallback, say)
+    port.pcs[7] = {"initial": dict(NEW_PC), "created": created, "backlog": [
+        {"t": created + 30, "kind": "iceconnectionstatechange", "state": "checking"},
+        {"t": created + 410, "kind": "iceconnectionstatechange", "state": "connected"},
+        {"t": created + 420, "kind": "connectionstatechange", "state": "connected"},
+    ]}
+    fabric = added(port, at=port.now())
+    assert fabric.setup_delay == 410
+    assert fabric.ice_connectivity_delay == 380
+
+
+def setup_bodies(port, api):
+    return [i.body for i in api.session.transport.pending() if i.kind == "events/fabric/setup"]
+
+
+def test_a_pc_up_when_handed_over_gets_its_setup_at_once_with_candidates_and_pair():
+    port = FakePort(background=True)
+    port.collector = lambda *request: None  # nothing is sent: the queue is looked at
+    port.reports[7] = [report("P1")]
+    port.pcs[7] = {"initial": dict(NEW_PC, signalingState="stable", iceConnectionState="connected",
+                                   connectionState="connected"), "backlog": []}
+    api = Callstats(port)
+    api.call("initialize", VALID["initialize"])
+    api.call("addNewFabric", dict(VALID["addNewFabric"], pc=PC), at=port.now())
+    port.run(budget=40)
+    (setup,) = setup_bodies(port, api)
+    assert setup["selectedCandidatePairID"] == "P1" and setup["localIceCandidates"]
+    assert "delay" not in setup  # not seen connecting: no delay rather than a made-up one
+    port.pc_event(7, "connectionstatechange", "disconnected")
+    port.pc_event(7, "connectionstatechange", "connected")
+    port.run(budget=40)
+    assert len(setup_bodies(port, api)) == 1  # one setup per fabric
 
 
 def test_repeated_states_and_unknown_events_are_ignored():

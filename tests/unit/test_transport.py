@@ -96,7 +96,8 @@ def make(port, codes=None, buffer_bytes=1 << 20, user="alice smith"):
         return f"code-{force_new}"
 
     seen = []
-    t = Transport(port, "123", user, Urls.of(BASE, ProxyConfig()), get_code, lambda status, msg: seen.append(status),
+    t = Transport(port, "123", user, Urls.of(BASE, ProxyConfig()), get_code,
+                  lambda status, msg, told=False: seen.append(status + (" (told)" if told else "")),
                   buffer_bytes=buffer_bytes)
     return t, seen
 
@@ -148,6 +149,36 @@ def test_auth_clock_join_then_items_in_order(setup):
     assert [b["n"] for _, b in collector.stored] == [1, 2, 3, 4]
     assert collector.stored[0][1]["timestamp"] == 1001.0 + 500  # corrected by the clock offset
     assert len({b["itemID"] for _, b in collector.stored}) == 4
+
+
+def test_the_loaders_first_handshake_is_adopted_and_not_made_again(setup):
+    """The loader authenticated while Python started (and told csInitCallback): Python takes its
+    token as if it had made the request itself, and asks for no code."""
+    port, collector = setup
+    port.early = {"status": 200, "text": collector("POST", BASE + "authenticate", {}, "code=from-the-loader")[2]}
+    codes = []
+    t, seen = make(port, codes)
+    t.send("room 1", "events/user/alive", body(1))
+    port.run()
+    assert seen == ["success (told)"] and codes == [] and collector.codes == ["from-the-loader"]
+    assert t.authenticated and [b["n"] for _, b in collector.stored] == [1]
+
+
+@pytest.mark.parametrize("early, status", [
+    ({"status": 401, "text": json.dumps({"error": "invalid_grant", "error_description": "bad secret"})}, "authError"),
+    ({"status": None, "text": ""}, "httpError"),
+    ({"error": "no token today"}, "tokenGenerationError"),
+])
+def test_a_failed_first_handshake_of_the_loader_is_retried_by_python(setup, early, status):
+    port, collector = setup
+    port.early = early
+    codes = []
+    t, seen = make(port, codes)
+    t.send("room 1", "events/user/alive", body(1))
+    port.run()
+    assert seen == [f"{status} (told)", "success"]  # then Python's own attempt, after the backoff
+    assert codes == [status == "authError"]  # forceNew after a refusal, as after any refused token
+    assert [b["n"] for _, b in collector.stored] == [1]
 
 
 def test_a_token_and_each_join_refresh_the_farewell_at_once(setup):

@@ -115,6 +115,21 @@ const dashboard = (() => {
     return parts.filter(Boolean).join(" · ");
   }
 
+  // The newest battery and Wi-Fi figures the participant's stats carried (Wi-Fi: whatever the
+  // page's attachWifiStatsHandler gave, shown as its fields).
+  function deviceSummary(p) {
+    const parts = [];
+    const battery = p.batteryStatus;
+    if (battery && typeof battery.batteryLevel === "number") {
+      parts.push(`battery ${Math.round(battery.batteryLevel * 100)} %${battery.isBatteryCharging ? ", charging" : ""}`);
+    }
+    if (p.wifiStats && typeof p.wifiStats === "object") {
+      const fields = Object.entries(p.wifiStats).filter(([, v]) => typeof v !== "object").slice(0, 4);
+      parts.push("Wi-Fi " + fields.map(([k, v]) => `${k} ${v}`).join(", "));
+    }
+    return parts.join(" · ") || "–";
+  }
+
   function showDetail(detail, events) {
     const precall = {}; // ucID -> the latest pre-call results it sent
     for (const e of events) if (e.path === "events/precall" && e.body.results) precall[e.ucID] = e.body.results;
@@ -127,7 +142,8 @@ const dashboard = (() => {
       const browser = p.endpointInfo ? `${p.endpointInfo.buildName || ""} ${p.endpointInfo.buildVersion || ""}` : "";
       for (const f of p.fabrics.length ? p.fabrics : [{}]) {
         const tested = precall[p.ucID];
-        rows.push(`<tr>${cell(p.localID)}${cell(browser)}${cell(precallSummary(tested), tested && tested.reason ? "failed" : "")}` +
+        rows.push(`<tr>${cell(p.localID)}${cell(browser)}${cell(deviceSummary(p))}` +
+          `${cell(precallSummary(tested), tested && tested.reason ? "failed" : "")}` +
           `${cell(time(p.joined))}${cell(p.left ? time(p.left) : "–")}` +
           `${cell(f.connectionID || "–")}${cell(f.remoteID || "")}${cell(f.state || "", f.state === "failed" ? "failed" : "")}` +
           `${cell(f.setupDelay != null ? `${Math.round(f.setupDelay)} ms` : "–", "n")}</tr>`);
