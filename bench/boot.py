@@ -14,6 +14,10 @@ Variants, each a page on another origin than the files it loads:
 - "the page's own call, alone" / "... while callstats starts": a page that sets up a call of its own
   (two pcs, fake camera and microphone) at once; time until both are connected, without and with
   our script starting beside it (initialize and addNewFabric for both pcs, as an app would).
+- "csInitCallback: ...": ms from `initialize` to csInitCallback's success, the deployed callstats.js
+  3.73.16 (npm `callstats-js`, fetched here and checked by sha256, never shipped; pointed at the same
+  collector with `window.csioproxy` and `setProxyConfig`, as README says) beside ours, in its worker
+  and on the page. Integrations add their fabrics from this callback.
 
 Per visit: ms from navigation until done; long tasks (> 50 ms) on the main thread from navigation
 until 1 s after done; main-thread busy ms over the same window (Chromium's own task time, CDP
@@ -86,6 +90,24 @@ loopbackCall(pcs[0], pcs[1], true);
 ALONE_V, BARE_WORKER_V, BARE_PAGE_V = "page alone (4 s)", "bare Pyodide in a worker (npm)", "bare Pyodide on the page (npm)"
 OURS_V, FALLBACK_V = "callstats.ready (worker)", "callstats.ready (on the page: CSP forbids workers)"
 CALL_V, CALL_OURS_V = "the page's own call, alone", "the page's own call while callstats starts"
+INIT_DEPLOYED_V, INIT_OURS_V = "csInitCallback: deployed callstats.js 3.73.16", "csInitCallback: ours (worker)"
+INIT_FALLBACK_V = "csInitCallback: ours (on the page)"
+DEPLOYED = {"version": "3.73.16", "sha256": "40ff44288a64adb04916fa83adfdf0b0f27efa7fb2ffd0ff4b059140e2cc6fd7"}
+
+# initialize -> csInitCallback("success"), on the page's clock
+INIT = OBSERVE + """{before}<script src="{script}"></script><script>
+const cs = new callstats();  // the deployed client's methods are its instance's (ours: both)
+{proxy}
+const asked = performance.now();
+cs.initialize("{app}", "{secret}", "alice", (status) => {
+  if (status !== "success" || window.done) return;
+  window.done = performance.now();
+  window.initMs = window.done - asked;
+});
+</script>"""
+# the deployed client speaks to a self-hosted collector this way (README: drop-in)
+DEPLOYED_PROXY = """cs.setProxyConfig({collectorURL: "{collector}", authServiceURL: "{collector}",
+  restEventURL: "{collector}v1/apps/", restStatsURL: "{collector}v1/apps/"});"""
 
 
 
@@ -101,6 +123,11 @@ def pages_of(collector_url: str, app: dict) -> dict:
         FALLBACK_V: NO_WORKERS + READY,
         CALL_V: OBSERVE + CALL,
         CALL_OURS_V: READY.replace("window.done", "window.ready") + CALL,
+        INIT_DEPLOYED_V: INIT.replace("{before}", "<script>window.csioproxy = true;</script>")
+                             .replace("{script}", "callstats.min.js").replace("{proxy}", DEPLOYED_PROXY),
+        INIT_OURS_V: INIT.replace("{before}", "").replace("{script}", "{collector}callstats.js").replace("{proxy}", ""),
+        INIT_FALLBACK_V: NO_WORKERS + INIT.replace("{before}", "").replace("{script}", "{collector}callstats.js")
+                                          .replace("{proxy}", ""),
     }
     return {name: html.replace("{collector}", collector_url).replace("{app}", app["appID"])
             .replace("{secret}", app["appSecret"]) for name, html in pages.items()}
@@ -119,7 +146,8 @@ def measure(page, url: str) -> dict:
     page.evaluate(UNTIL_DONE)
     page.wait_for_timeout(1000)  # work left running after "done" counts too
     busy = task_ms(cdp) - before
-    found = page.evaluate("({ms: done, longTasks: longTasks.reduce((a, b) => a + b, 0), count: longTasks.length})")
+    found = page.evaluate("({ms: done, initMs: window.initMs ?? null, "
+                          "longTasks: longTasks.reduce((a, b) => a + b, 0), count: longTasks.length})")
     return {**found, "busy": busy}
 
 
@@ -147,7 +175,8 @@ class Served:
         self.folder, self.url = folder, url
 
     def owns(self, url: str) -> bool:
-        return url.startswith(self.url)
+        """A file it serves (not the collector's API: the loader authenticates at once)."""
+        return url.startswith(self.url) and (self.folder / url[len(self.url):].split("?")[0]).is_file()
 
     def size(self, url: str) -> int:
         path = self.folder / url[len(self.url):].split("?")[0]
@@ -176,6 +205,7 @@ def main() -> None:
         app = run_cli("apps", "create", "--name", "boot", "--data-dir", str(tmp / "collector"))
         pages = tmp / "pages"
         pages.mkdir()
+        shutil.copy(build.fetch_npm("callstats-js", DEPLOYED) / "callstats.min.js", pages / "callstats.min.js")
         urls = {}
         for i, (name, html) in enumerate(pages_of(collector.url, app).items()):
             (pages / f"variant-{i}.html").write_text(html)
@@ -230,6 +260,15 @@ def report(console: Console, results: dict, downloads: dict, runs: int) -> None:
     console.print(table)
     console.print('"x": done ms over bare Pyodide in a worker (the page\'s own call: over the call alone); '
                   '"busy ms added": over the page alone.')
+
+    init = Table(title=f"initialize -> csInitCallback(\"success\"), warm HTTP cache, ms, median of {runs} (and each run)")
+    for col in ("client", "ms", "x deployed", "runs"):
+        init.add_column(col, justify="left" if col in ("client", "runs") else "right")
+    deployed = median(INIT_DEPLOYED_V, "initMs")
+    for name in (INIT_DEPLOYED_V, INIT_OURS_V, INIT_FALLBACK_V):
+        init.add_row(name, f"{median(name, 'initMs'):.0f}", f"{median(name, 'initMs') / deployed:.2f}",
+                     ", ".join(f"{r['initMs']:.0f}" for r in results[name]))
+    console.print(init)
 
     files = Table(title="First visit: bytes on the wire per file (as served, compressed)")
     files.add_column("file")

@@ -6,10 +6,13 @@ a real TURN server.
 A real coturn on this machine, with bench/relay.py's TurnFront in front of it: the collector hands
 out the front as its TURN server (UDP), and the front drops `loss` of each client's media packets
 on their way in to TURN (evenly, so that conditions compare; it counts what it dropped) and holds
-the others `delay` ms. Each packet between the test's two pcs is impaired once, a round trip twice:
-the imposed round trip is 2 x delay plus the test's own round trip without delay. Each condition
-is one `makePrecallTest()` in a headless page. Goals: loss within 1.5 points of what the front
-dropped, rtt within 10 % + 10 ms of the imposed round trip.
+the others `delay` ms. Each packet between the test's two pcs is impaired once: one trip from one
+pc to the other through TURN (what the test's rtt is: one client-TURN round trip, as the deployed
+client meant it) is imposed `delay` plus the test's own trip without delay. The front also counts
+the bytes of the ramp's packets it passed on (the only datagrams over the ramp's packet size): the
+most in any half second is the throughput ground truth. Each condition is one
+`makePrecallTest()` in a headless page. Goals: loss within 1.5 points of what the front dropped,
+rtt within 10 % + 10 ms of the imposed trip, throughput within a factor of 2 of what the front passed.
 
 Then what a test costs the page's main thread (Chromium: its task time from CDP; Firefox: its
 main thread's CPU from /proc, as bench/client_overhead.py measures them) and its long tasks,
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from bench.client_overhead import ChromiumClock, FirefoxClock  # noqa: E402
 from bench.relay import TurnFront  # noqa: E402
 from collector import coturn  # noqa: E402
+from pyclient import precall  # noqa: E402
 from tests.browser.call_page import LOOPBACK_CALL  # noqa: E402
 from tests.conftest import load_playwright_config  # noqa: E402
 from tests.servers import run_cli, start_collector, start_page_server  # noqa: E402
@@ -87,16 +91,21 @@ window.callSetup = async (testing) => {
 };
 </script></body></html>"""
 
+RAMP_STEP_S = precall.MEASURE["ramp"]["stepMs"] / 1000  # the probe's window, the front's too
+# the ramp's packets are the only datagrams this big (the trips' are ~80 bytes on the wire, SACKs less)
+RAMP_PACKET_BYTES = precall.MEASURE["ramp"]["packetBytes"]
 CONDITIONS = [(loss, delay) for delay in (0.0, 50.0, 150.0) for loss in (0.0, 0.02, 0.05)] + [(0.05, 100.0)]
 
 
 def measure(page, front: TurnFront, loss: float, delay: float) -> dict:
     front.set(loss, delay)
     before = {client: list(seen) for client, seen in front.media.items()}
+    passed_before = len(front.passed)
     outcome = page.evaluate("test()")
     seen = sum(s for s, _ in front.media.values()) - sum(s for s, _ in before.values())
     dropped = sum(d for _, d in front.media.values()) - sum(d for _, d in before.values())
-    return {**outcome["results"], "status": outcome["status"], "true_loss": dropped / seen if seen else 0.0}
+    return {**outcome["results"], "status": outcome["status"], "true_loss": dropped / seen if seen else 0.0,
+            "true_kbps": front.peak_kbps(passed_before, RAMP_STEP_S, min_bytes=RAMP_PACKET_BYTES)}
 
 
 def main() -> None:
@@ -195,23 +204,26 @@ def report_setups(console: Console, setups: dict, engine: str) -> None:
 def report(console: Console, results: list, engine: str) -> None:
     base = next((r["rtt"] for (loss, delay), r in results if loss == 0 and delay == 0 and r["rtt"]), 0.0)
     table = Table(title=f"The pre-call test in {engine} against loss and delay in front of coturn "
-                        f"(its own round trip without delay: {base:.1f} ms)")
+                        f"(its own trip without delay: {base:.1f} ms)")
     for column in ("loss %", "delay ms", "front dropped %", "reported loss %", "error pp", "imposed rtt ms",
-                   "reported rtt ms", "rtt error ms", "within goals", "jitter ms", "throughput kbit/s", "status"):
+                   "reported rtt ms", "rtt error ms", "front passed kbit/s", "throughput kbit/s", "x",
+                   "within goals", "jitter ms", "status"):
         table.add_column(column, justify="right")
     for (loss, delay), r in results:
         error = None if r["fractionalLoss"] is None else (r["fractionalLoss"] - r["true_loss"]) * 100
-        imposed = 2 * delay + base
+        imposed = delay + base
         rtt_error = None if r["rtt"] is None else r["rtt"] - imposed
+        ratio = r["throughput"] / r["true_kbps"] if r["throughput"] and r["true_kbps"] else None
         ok = (error is not None and abs(error) <= 1.5 and rtt_error is not None
-              and abs(rtt_error) <= 0.1 * imposed + 10)
+              and abs(rtt_error) <= 0.1 * imposed + 10 and ratio is not None and 0.5 <= ratio <= 2)
         table.add_row(f"{loss * 100:.0f}", f"{delay:.0f}", f"{r['true_loss'] * 100:.2f}",
                       "-" if r["fractionalLoss"] is None else f"{r['fractionalLoss'] * 100:.2f}",
                       "-" if error is None else f"{error:+.2f}", f"{imposed:.0f}",
                       "-" if r["rtt"] is None else f"{r['rtt']:.1f}",
-                      "-" if rtt_error is None else f"{rtt_error:+.1f}", "yes" if ok else "NO",
-                      "-" if r["jitter"] is None else f"{r['jitter']:.1f}",
+                      "-" if rtt_error is None else f"{rtt_error:+.1f}", f"{r['true_kbps']:.0f}",
                       "-" if r["throughput"] is None else f"{r['throughput']:.0f}",
+                      "-" if ratio is None else f"{ratio:.2f}", "yes" if ok else "NO",
+                      "-" if r["jitter"] is None else f"{r['jitter']:.1f}",
                       r["status"] if r["status"] == "success" else f"{r['status']} ({r.get('reason')})")
     console.print(table)
 

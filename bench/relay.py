@@ -15,6 +15,7 @@ import asyncio
 import random
 import socket
 import threading
+import time
 from typing import Optional
 
 from collector.coturn import own_address
@@ -142,6 +143,7 @@ class TurnFront:
         self.loss, self.delay_ms = 0.0, 0.0
         self.counts = {"udp": 0, "tcp": 0}
         self.media = {}  # client -> [media packets seen, dropped]: the ground truth
+        self.passed: list[tuple[float, int]] = []  # (monotonic s, bytes) of each media datagram passed on
         self.victims: dict[tuple, dict] = {}  # client -> {first packet of the current run: the one dropped}
         self.random = random.Random(1)
         self.upstreams: dict[tuple, socket.socket] = {}  # client -> its socket towards the TURN server
@@ -190,7 +192,21 @@ class TurnFront:
         if self._drop(client, seen[0]):
             seen[1] += 1
             return
+        self.passed.append((time.monotonic(), len(data)))
         self.loop.call_later(self.delay_ms / 1000, send)
+
+    def peak_kbps(self, since: int, window_s: float, min_bytes: int = 0) -> float:
+        """The most media (kbit/s, as datagrams on the wire) passed on within any `window_s`,
+        over the datagrams of at least `min_bytes` passed since `since` (an index into `passed`)."""
+        passed = [p for p in self.passed[since:] if p[1] >= min_bytes]
+        best, low, total = 0, 0, 0
+        for high in range(len(passed)):
+            total += passed[high][1]
+            while passed[high][0] - passed[low][0] > window_s:
+                total -= passed[low][1]
+                low += 1
+            best = max(best, total)
+        return best * 8 / window_s / 1000
 
     def _from_turn(self, upstream: socket.socket, client: tuple) -> None:
         """What the TURN server sends a client goes back to it, untouched."""

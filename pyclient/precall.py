@@ -17,21 +17,21 @@ PROVIDER = "callstats"
 KEEP = 50  # results kept in localStorage
 AUTH_WAIT_MS = 15000  # a test asked for before the first token waits this long for it
 
-# What a probe measures (web/precall.js reads these). 600 numbered 8-byte packets over 3 s,
-# unreliable, each echoed: round trips and the loss share one way. Tiny, so that even at a 500 ms
-# round trip what is in flight (200 a second x ~30 bytes of SCTP data each) stays under the
+# What a probe measures (web/precall.js reads these). 600 numbered 12-byte packets over 3 s,
+# unreliable, each with the time it left: one trip each from one pc to the other through TURN (the
+# deployed client's rtt: one client-TURN round trip) and the loss share. Tiny, so that even at a
+# 500 ms trip what is in flight (200 a second x ~35 bytes of SCTP data each) stays under the
 # smallest congestion window SCTP falls back to after losses (4 x 1,200 bytes): nothing queues,
-# and the path's own delay and loss are what is measured (100-byte packets queued behind a
-# shrunken window at 5 % loss and 300 ms, and doubled the round trip); then 3 s of
-# bulk, capped at 10 Mbit/s: enough to say whether a call's media fits. Chunks of 16 KB: larger
-# ones cost the main thread fewer tasks, but over a lossy, distant path a 64 KB message may not
-# arrive whole within the 3 s at all (bench/precall.py saw throughput 0 at 5 % and 100 ms).
+# and the path's own delay and loss are what is measured. Then the ramp: unreliable 1,100-byte
+# packets (one SCTP chunk each) paced at 300 kbit/s doubling to 10 Mbit/s, half a second a step:
+# what arrives per second where it stops growing is what the path carries (a reliable bulk
+# transfer said 0 kbit/s at 5 % loss and 150 ms: its messages waited for retransmissions).
 MEASURE = {
     "connectMs": 5000, "graceMs": 1000,
-    "echo": {"count": 600, "everyMs": 5, "bytes": 8},
-    "bulk": {"ms": 3000, "maxKbps": 10000, "chunkBytes": 16384, "bufferBytes": 1 << 20},
+    "trips": {"count": 600, "everyMs": 5, "bytes": 12},
+    "ramp": {"stepMs": 500, "kbps": [300, 600, 1200, 2500, 5000, 10000], "packetBytes": 1100, "bufferBytes": 1 << 18},
 }
-CONNECT_ONLY = {"connectMs": 5000, "graceMs": 1000, "echo": {"count": 5, "everyMs": 50, "bytes": 8}, "bulk": None}
+CONNECT_ONLY = {"connectMs": 5000, "graceMs": 1000, "trips": {"count": 5, "everyMs": 50, "bytes": 12}, "ramp": None}
 
 REASONS = {
     "noTurnServer": "no TURN server: the collector has none configured and none was given",
@@ -95,16 +95,17 @@ def median(values: list) -> float:
 
 
 def figures(run: dict) -> dict:
-    """One probe's measurements -> rtt (ms, median), jitter (ms: the mean change between
-    successive round trips), fractionalLoss (0..1), throughput (kbit/s, average)."""
-    rtts = [float(r) for r in run.get("rtts") or []]
-    sent, received = run.get("echoSent") or 0, run.get("echoReceived") or 0
-    bulk_ms = run.get("bulkMs") or 0
+    """One probe's measurements -> rtt (ms: the median trip from one pc to the other through
+    TURN, one client-TURN round trip), jitter (ms: the mean change between successive trips),
+    fractionalLoss (0..1), throughput (kbit/s: the most that arrived in one step of the ramp)."""
+    trips = [float(t) for t in run.get("trips") or []]
+    sent, received = run.get("tripsSent") or 0, run.get("tripsReceived") or 0
+    step_ms, ramp = run.get("rampStepMs") or 0, run.get("rampReceived") or []
     return {
-        "rtt": round(median(rtts), 2) if rtts else None,
-        "jitter": round(sum(abs(b - a) for a, b in zip(rtts, rtts[1:])) / (len(rtts) - 1), 2) if len(rtts) > 1 else None,
+        "rtt": round(median(trips), 2) if trips else None,
+        "jitter": round(sum(abs(b - a) for a, b in zip(trips, trips[1:])) / (len(trips) - 1), 2) if len(trips) > 1 else None,
         "fractionalLoss": round(min(1.0, max(0.0, 1 - received / sent)), 4) if sent else None,
-        "throughput": round((run.get("bulkReceived") or 0) * 8 / bulk_ms, 1) if bulk_ms else None,
+        "throughput": round(max(ramp) * 8 / step_ms, 1) if step_ms and ramp else None,
     }
 
 
@@ -123,7 +124,7 @@ def failure_reason(runs: dict) -> str:
 def results(runs: dict, started_at: float, ended_at: float, automatic: bool) -> tuple[str, dict]:
     """(status, results) of a test whose probes are runs = {"udp": measured or None, "tcp": ...}."""
     connected = {name: bool(run.get("connected")) if run else None for name, run in runs.items()}
-    used = next((name for name in ("udp", "tcp") if connected.get(name) and runs[name].get("rtts")), None)
+    used = next((name for name in ("udp", "tcp") if connected.get(name) and runs[name].get("trips")), None)
     body = {**_body(started_at, ended_at, automatic), **(figures(runs[used]) if used else {}),
             "mediaConnectivity": any(connected.values()), "relayConnectivity": connected, "transport": used,
             "bytesSent": sum(run.get("bytesSent") or 0 for run in runs.values() if run)}

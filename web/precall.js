@@ -3,15 +3,16 @@
 // servers, UDP then TCP), turns what this returns into figures, and reports them.
 //
 // One probe: two pcs in this page, both `iceTransportPolicy: "relay"` through the given TURN
-// servers, so every packet goes page -> TURN -> page. Two negotiated data channels A -> B:
-//   echo   unordered, no retransmits: A sends `count` small numbered packets at a steady pace, B
-//          counts the ones that arrive (loss, one way) and echoes each number back (round trips).
-//          Unreliable, so that neither a retransmission nor the packets queued behind one
-//          (head-of-line blocking) stretch a round trip; small and paced, so that the channel's
-//          congestion window never holds them back.
-//   bulk   reliable, unordered (a message whose piece was lost holds up no other): A sends as fast
-//          as allowed (at most maxKbps, send buffer at most bufferBytes) for `ms`; B counts the
-//          bytes that arrive within that time
+// servers, so every packet goes page -> TURN -> page. Two negotiated data channels A -> B, both
+// unordered and without retransmits (neither a retransmission nor what queues behind one stretches
+// what is measured):
+//   trips  A sends `count` small packets at a steady pace, each with its number and when it left;
+//          B counts the ones that arrive (loss) and how long each took: one trip from one pc to the
+//          other through TURN, i.e. one client-TURN round trip, as the deployed client's rtt meant
+//          (both pcs read the same clock). Small and paced, so no congestion window holds them back.
+//   ramp   A sends packets paced at rising rates (`kbps`, one step of `stepMs` each, send buffer at
+//          most bufferBytes); B counts the bytes that arrive in each step's time: what the path
+//          delivers per second, at the rate where that stops growing, is its capacity.
 // Everything is bounded in time (connectMs, the steps' own lengths, a grace for late packets) and
 // stops at once on stopProbe(reason): the pcs are closed and the probe says why it stopped.
 
@@ -47,8 +48,8 @@ class Probe {
     this.timers = new Set();
     this.pcs = [];
     this.result = {
-      stopped: null, error: null, connected: false, relayCandidates: 0, candidateErrors: [], rtts: [],
-      echoSent: 0, echoReceived: 0, bulkSent: 0, bulkReceived: 0, bulkMs: 0, bytesSent: 0,
+      stopped: null, error: null, connected: false, relayCandidates: 0, candidateErrors: [], trips: [],
+      tripsSent: 0, tripsReceived: 0, rampReceived: [], rampStepMs: 0, bytesSent: 0,
     };
   }
 
@@ -76,9 +77,10 @@ class Probe {
     const a = new this.PeerConnection(config);
     const b = new this.PeerConnection(config);
     this.pcs = [a, b];
+    const unreliable = { negotiated: true, ordered: false, maxRetransmits: 0 };
     const channels = (pc) => ({
-      echo: pc.createDataChannel("echo", { negotiated: true, id: 0, ordered: false, maxRetransmits: 0 }),
-      bulk: pc.createDataChannel("bulk", { negotiated: true, id: 1, ordered: false }),
+      trips: pc.createDataChannel("trips", { ...unreliable, id: 0 }),
+      ramp: pc.createDataChannel("ramp", { ...unreliable, id: 1 }),
     });
     const [ca, cb] = [channels(a), channels(b)];
     const noRelay = this.watchGathering(a, b);
@@ -86,14 +88,14 @@ class Probe {
     await b.setRemoteDescription(a.localDescription);
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription(b.localDescription);
-    const open = Promise.all([ca.echo, cb.echo].map(opened));
+    const open = Promise.all([ca.trips, cb.trips].map(opened));
     const ready = await this.until(Promise.race([open, noRelay]), options.connectMs);
     // connected: the media path through TURN is up (ICE and DTLS), whether or not the channels
     // opened before a stop
     result.connected = [a, b].every(connected);
-    if (!ready || ca.echo.readyState !== "open" || cb.echo.readyState !== "open") return;
-    await this.echoes(ca.echo, cb.echo);
-    if (options.bulk && !result.stopped) await this.bulk(ca.bulk, cb.bulk);
+    if (!ready || ca.trips.readyState !== "open" || cb.trips.readyState !== "open") return;
+    await this.trips(ca.trips, cb.trips);
+    if (options.ramp && !result.stopped) await this.ramp(ca.ramp, cb.ramp);
   }
 
   // Every candidate goes straight to the other pc; resolves when a pc's gathering ended without a
@@ -125,68 +127,72 @@ class Probe {
     });
   }
 
-  async echoes(a, b) {
-    const { count, everyMs, bytes } = this.options.echo;
+  async trips(a, b) {
+    const { count, everyMs, bytes } = this.options.trips;
     const { result } = this;
-    const sent = new Map(); // number -> when
     const seen = new Set();
-    a.binaryType = b.binaryType = "arraybuffer";
+    b.binaryType = "arraybuffer";
     b.onmessage = (event) => {
-      if (event.data.byteLength < 4) return;
-      const number = new DataView(event.data).getUint32(0);
+      const arrived = performance.now();
+      if (event.data.byteLength < 12) return;
+      const view = new DataView(event.data);
+      const number = view.getUint32(0);
+      if (seen.has(number)) return;
       seen.add(number);
-      result.echoReceived = seen.size;
-      b.send(event.data.slice(0, 4));
+      result.tripsReceived = seen.size;
+      result.trips.push(arrived - view.getFloat64(4));
     };
-    a.onmessage = (event) => {
-      const at = event.data.byteLength >= 4 && sent.get(new DataView(event.data).getUint32(0));
-      if (!at) return;
-      sent.delete(new DataView(event.data).getUint32(0));
-      result.rtts.push(performance.now() - at);
-    };
-    const packet = new Uint8Array(Math.max(4, bytes));
+    const packet = new Uint8Array(Math.max(12, bytes));
     const view = new DataView(packet.buffer);
     let finished;
     const done = new Promise((resolve) => { finished = resolve; });
     const halt = this.every(everyMs, () => {
-      if (result.echoSent >= count || a.readyState !== "open") {
+      if (result.tripsSent >= count || a.readyState !== "open") {
         halt();
         finished();
         return;
       }
-      view.setUint32(0, result.echoSent);
-      sent.set(result.echoSent++, performance.now());
+      view.setUint32(0, result.tripsSent++);
+      view.setFloat64(4, performance.now());
       a.send(packet);
       result.bytesSent += packet.byteLength;
     });
     await this.until(done, count * everyMs * 3);
     halt();
-    // what is still in the send buffer goes out, then late packets and echoes have a grace
+    // what is still in the send buffer goes out, then late packets have a grace
     await this.until(drained(a, this), this.options.graceMs);
     await this.until(this.stopped, this.options.graceMs);
   }
 
-  async bulk(a, b) {
-    const { ms, maxKbps, chunkBytes, bufferBytes } = this.options.bulk;
-    const chunk = new Uint8Array(chunkBytes);
-    b.binaryType = "arraybuffer";
+  async ramp(a, b) {
+    const { stepMs, kbps, packetBytes, bufferBytes } = this.options.ramp;
+    const { result } = this;
+    const packet = new Uint8Array(packetBytes);
     const start = performance.now();
-    const end = start + ms;
+    result.rampStepMs = stepMs;
+    result.rampReceived = kbps.map(() => 0);
+    b.binaryType = "arraybuffer";
     b.onmessage = (event) => {
-      if (performance.now() <= end) this.result.bulkReceived += event.data.byteLength;
+      const step = Math.floor((performance.now() - start) / stepMs);
+      if (step < kbps.length) result.rampReceived[step] += event.data.byteLength;
     };
+    let step = 0;
+    let sentInStep = 0;
     const send = () => {
-      const allowed = ((performance.now() - start) * maxKbps) / 8; // bytes by now at maxKbps
-      while (this.result.bulkSent + chunkBytes <= allowed && a.bufferedAmount < bufferBytes && a.readyState === "open") {
-        a.send(chunk);
-        this.result.bulkSent += chunkBytes;
-        this.result.bytesSent += chunkBytes;
+      const now = performance.now() - start;
+      const current = Math.floor(now / stepMs);
+      if (current >= kbps.length || a.readyState !== "open") return;
+      if (current !== step) [step, sentInStep] = [current, 0];
+      const allowed = ((now - step * stepMs) * kbps[step]) / 8; // bytes by now at this step's rate
+      while (sentInStep + packetBytes <= allowed && a.bufferedAmount < bufferBytes) {
+        a.send(packet);
+        sentInStep += packetBytes;
+        result.bytesSent += packetBytes;
       }
     };
     const halt = this.every(10, send);
-    await this.until(this.stopped, ms);
+    await this.until(this.stopped, stepMs * kbps.length);
     halt();
-    this.result.bulkMs = Math.min(ms, performance.now() - start);
   }
 
   close() {

@@ -27,7 +27,7 @@ class FakePort:
         self.poll_clock = (None, [], None)  # what poll_every was last given: (ms, pc ids, sink)
         self.poll_set_at, self.poll_ticks = start_ms, 0  # when it was given, polls since
         self.probes = []  # the options of each pre-call probe asked for
-        self.probe_answer = lambda options: {"connected": False, "rtts": [], "relayCandidates": 0}
+        self.probe_answer = lambda options: {"connected": False, "trips": [], "relayCandidates": 0}
         self.probe_stops = []
         self.handover_changes = 0  # handover_changed() calls
         self.early = None  # what early_handshake() gives, once (the loader's first handshake)

@@ -71,7 +71,8 @@ def built() -> dict[str, list[events.Event]]:
         "call_details": [events.call_details(SENDER, f, T0, {"callType": "audio", "role": "caller"})],
         "playback_start": [events.playback_start(SENDER, f, "1234", {"t": T0 + 700}),
                            events.playback_start(SENDER, f, "1234", {"t": T0, "already": True})],
-        "stats": [events.stats(SENDER, f, T0)],
+        "stats": [events.stats(SENDER, f, T0), events.stats(SENDER, f, T0, {
+            "batteryStatus": {"batteryLevel": 0.5, "isBatteryCharging": True}, "wifiStats": {"rssi": -51}})],
         "stats_dropped": [events.stats_dropped(events.stats(SENDER, f, T0).body, T0, 3, T0 - 15000, T0 - 5000)],
     }
 

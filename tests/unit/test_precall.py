@@ -8,9 +8,9 @@ from pyclient import precall
 
 from .fakeport import FakePort
 
-MEASURED = {"connected": True, "relayCandidates": 1, "rtts": [10, 14, 12, 30, 11], "echoSent": 1000,
-            "echoReceived": 980, "bulkReceived": 375_000, "bulkMs": 3000, "bytesSent": 4_000_000,
-            "candidateErrors": [], "stopped": None, "error": None}
+MEASURED = {"connected": True, "relayCandidates": 1, "trips": [10, 14, 12, 30, 11], "tripsSent": 1000,
+            "tripsReceived": 980, "rampReceived": [18_750, 37_500, 62_500, 61_000, 40_000], "rampStepMs": 500,
+            "bytesSent": 4_000_000, "candidateErrors": [], "stopped": None, "error": None}
 
 
 def test_servers_are_split_by_transport():
@@ -32,13 +32,13 @@ def test_rest_api_credentials_expire_by_their_username():
 def test_figures():
     found = precall.figures(MEASURED)
     assert found["rtt"] == 12  # the median
-    assert found["jitter"] == (4 + 2 + 18 + 19) / 4  # the mean change between successive round trips
+    assert found["jitter"] == (4 + 2 + 18 + 19) / 4  # the mean change between successive trips
     assert found["fractionalLoss"] == 0.02
-    assert found["throughput"] == 1000.0  # 375,000 bytes in 3 s: 1,000 kbit/s
+    assert found["throughput"] == 1000.0  # at most 62,500 bytes arrived in a half-second step: 1,000 kbit/s
 
 
 def test_a_connected_test_succeeds_with_udp_figures():
-    status, body = precall.results({"udp": MEASURED, "tcp": {"connected": True, "rtts": [20]}}, 1.0, 2.0, True)
+    status, body = precall.results({"udp": MEASURED, "tcp": {"connected": True, "trips": [20]}}, 1.0, 2.0, True)
     assert status == "success"
     assert body["mediaConnectivity"] and body["transport"] == "udp" and body["rtt"] == 12
     assert body["relayConnectivity"] == {"udp": True, "tcp": True}
@@ -47,7 +47,7 @@ def test_a_connected_test_succeeds_with_udp_figures():
 
 
 def test_why_a_test_failed():
-    nothing = {"connected": False, "relayCandidates": 0, "rtts": [], "candidateErrors": []}
+    nothing = {"connected": False, "relayCandidates": 0, "trips": [], "candidateErrors": []}
     refused = {**nothing, "candidateErrors": [{"errorCode": 401, "errorText": "Unauthorized"}]}
     no_path = {**nothing, "relayCandidates": 2}
     assert precall.results({"udp": nothing, "tcp": nothing}, 1, 2, False)[1]["reason"] == "turnUnreachable"
@@ -83,7 +83,7 @@ def test_the_automatic_test_runs_once_probing_udp_then_tcp():
     port.run()
     assert len(port.probes) == 2
     assert port.probes[0]["iceServers"][0]["urls"] == ["turn:t:3478?transport=udp"]
-    assert port.probes[0]["bulk"] and port.probes[1]["bulk"] is None  # TCP: connectivity only
+    assert port.probes[0]["ramp"] and port.probes[1]["ramp"] is None  # TCP: connectivity only
     (fn, (status, body)), = port.called
     assert (fn, status, body["automatic"]) == ("on-results", "success", True)
     assert sent == [body] and test.latest == body

@@ -164,6 +164,24 @@ def test_the_loaders_first_handshake_is_adopted_and_not_made_again(setup):
     assert t.authenticated and [b["n"] for _, b in collector.stored] == [1]
 
 
+@pytest.mark.parametrize("early", [None, "success"])
+def test_csinitcallback_is_called_once_by_whichever_side_made_the_handshake(setup, early):
+    from pyclient.api import Callstats
+
+    from .test_api_arguments import VALID
+
+    port, collector = setup
+    if early:
+        port.early = {"status": 200, "text": collector("POST", BASE + "authenticate", {}, "code=loader")[2]}
+    api = Callstats(port)
+    callback = object()  # a page function's handle
+    api.call("initialize", VALID["initialize"], {"csInitCallback": callback})
+    port.run()
+    assert api.session.transport.authenticated
+    told = [args for fn, args in port.called if fn is callback]
+    assert told == ([] if early else [("success", "authentication successful")])  # the loader told it
+
+
 @pytest.mark.parametrize("early, status", [
     ({"status": 401, "text": json.dumps({"error": "invalid_grant", "error_description": "bad secret"})}, "authError"),
     ({"status": None, "text": ""}, "httpError"),
