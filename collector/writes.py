@@ -151,9 +151,11 @@ class Writes:
         if not device or self._devices.get(where["uc_id"]) == device:
             return []
         self._devices[where["uc_id"]] = device
-        item_id = f"{where['item_id']}:device" if where["item_id"] else None
-        return [{**where, "path": DEVICE_PATH, "item_id": item_id, "event_type": "deviceStatus",
-                 "body": {"eventType": "deviceStatus", "timestamp": body["timestamp"], **device}}]
+        item_id = f"{where['item_id']}:device" if where["item_id"] else None  # stored once, as its sample
+        derived = {"eventType": "deviceStatus", "timestamp": body["timestamp"], **device}
+        if item_id:
+            derived["itemID"] = item_id
+        return [{**where, "path": DEVICE_PATH, "item_id": item_id, "event_type": "deviceStatus", "body": derived}]
 
     async def _seen(self, conn, app_id, conference_id, uc_id, at) -> None:
         """Move the member's last_seen and the conference's end, at most every few seconds of

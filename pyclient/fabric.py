@@ -14,7 +14,9 @@ STATE_OF_EVENT = {
 }
 
 
-# The first of these marks the end of setup (iceConnectionState for browsers without connectionState).
+# A pc is connected (it can carry media or tell of an error after setup) once either says so. Its
+# setup ends when connectionState does (ICE and DTLS done), or ICE where a browser has no
+# connectionState.
 CONNECTED = {"connectionState": ("connected",), "iceConnectionState": ("connected", "completed")}
 
 
@@ -29,8 +31,10 @@ class Fabric:
     states: dict = field(default_factory=dict)
     timeline: list = field(default_factory=list)  # [{"t", "changedState", "prevState", "newState"}]
     connected_at: Optional[float] = None
+    setup_state: str = "connectionState"  # the state whose "connected" ends the setup (see CONNECTED)
+    set_up_at: Optional[float] = None  # when it did
     created_at: Optional[float] = None  # when the page made the pc, if the loader saw it (it observes every pc)
-    up_when_added: bool = False  # connected when handed over, its connecting unseen: no setup delay known
+    up_when_added: bool = False  # set up when handed over, its connecting unseen: no setup delay known
     terminated: bool = False
     connection_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])  # the wire's fabric id
     on_change: Optional[Callable[[dict], None]] = None  # told of every state change, replayed ones too
@@ -52,9 +56,13 @@ class Fabric:
         saw that: `created_at`), then replay what it did since."""
         self.created_at = created_at
         self.states = {name: initial_states.get(name) for name in STATE_OF_EVENT.values()}
+        if self.states["connectionState"] is None:
+            self.setup_state = "iceConnectionState"
         self._descriptions(initial_states)
         if any(self.states.get(name) in values for name, values in CONNECTED.items()):
             self.connected_at = self.added_at  # up already, and when it connected was not seen
+        if self.states[self.setup_state] in CONNECTED[self.setup_state]:
+            self.set_up_at = self.added_at
             self.up_when_added = True
         for event in backlog:
             self.on_pc_event(event)
@@ -73,6 +81,8 @@ class Fabric:
         self.timeline.append(change)
         if self.connected_at is None and new in CONNECTED.get(name, ()):
             self.connected_at = event["t"]
+        if self.set_up_at is None and name == self.setup_state and new in CONNECTED[name]:
+            self.set_up_at = event["t"]
         if self.on_change is not None:
             self.on_change(change)
         return change
@@ -92,10 +102,10 @@ class Fabric:
     def setup_delay(self) -> Optional[float]:
         """From the pc's creation (or, where the loader did not see that, from addNewFabric) to
         connected; None where its connecting was not seen (never an invented 0)."""
-        if self.connected_at is None or self.up_when_added:
+        if self.set_up_at is None or self.up_when_added:
             return None
         start = self.created_at if self.created_at is not None else self.added_at
-        return max(0.0, self.connected_at - start)
+        return max(0.0, self.set_up_at - start)
 
     def _first(self, name: str, states: tuple) -> Optional[float]:
         return next((c["t"] for c in self.timeline if c["changedState"] == name and c["newState"] in states), None)

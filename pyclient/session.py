@@ -128,12 +128,12 @@ class Session:
         once if it is up already (a pc handed over long after it connected, as integrations that
         wait for csInitCallback do)."""
         self.descriptions_settled(fabric)
-        if fabric.connected_at is not None:
-            self._set_up(fabric, fabric.connected_at)
+        if fabric.set_up_at is not None:
+            self._set_up(fabric, fabric.set_up_at)
 
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
         self.send(fabric.conference_id, events.state_change(self.sender, fabric, change))
-        if change["newState"] in ("connected", "completed"):
+        if fabric.set_up_at == change["t"] and change["changedState"] == fabric.setup_state:
             self._set_up(fabric, change["t"])
         if change["changedState"] == "iceConnectionState":
             self._ice_status(fabric, change)

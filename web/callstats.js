@@ -266,7 +266,9 @@ import { probe, stopProbe } from "./precall.js";
   // the rule pyclient.answers.describe uses.
   function describe(method, errors, args, argNames) {
     let best = null;
-    for (const err of errors) {
+    // pydantic refuses a too-long list at once, without looking at its items: so does this
+    const tooLong = errors.filter((err) => err.keyword === "maxItems").map((err) => err.instancePath + "/");
+    for (const err of errors.filter((e) => !tooLong.some((path) => e.instancePath.startsWith(path)))) {
       const found = locate(err, args);
       const first = argNames.indexOf(String(found.path[0]));
       const rank = [found.path.length, -(first < 0 ? argNames.length : first), found.missing ? 0 : 1];

@@ -223,6 +223,21 @@ export function serve(channel, mode) {
     }
   }
 
+  // A wheel whose download the browser aborted (seen in Firefox under load: "The operation was
+  // aborted" while loading pydantic-core) only logs an error; the import then fails. The whole
+  // start is tried again then, up to START_TRIES times, as for a wasm that did not instantiate.
+  async function importClient(loadPyodide) {
+    for (let tries = 1; ; tries++) {
+      pyodide = await startPyodide(loadPyodide);
+      try {
+        return pyodide.pyimport("pyclient.browser");
+      } catch (err) {
+        if (tries >= START_TRIES) throw err;
+        bridge.log("warn", `starting Python failed (importing the client: ${String(err).slice(-200)}); trying again`);
+      }
+    }
+  }
+
   function inspect() {
     // wasmBytes: the linear memory Python lives in (bench/client_overhead.py)
     return { ...JSON.parse(entry.inspect()), mode, bootTimes, wasmBytes: pyodide._module.HEAPU8.byteLength,
@@ -241,9 +256,9 @@ export function serve(channel, mode) {
   async function start() {
     const marks = { start: performance.now() };
     const { loadPyodide } = await import(init.assets + "pyodide.mjs");
-    pyodide = await startPyodide(loadPyodide);
+    const client = await importClient(loadPyodide);
     marks.pyodide = performance.now();
-    const started = pyodide.pyimport("pyclient.browser").start(bridge);
+    const started = client.start(bridge);
     marks.python = performance.now();
     bootTimes = marks;
     entry = started;

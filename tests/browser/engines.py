@@ -7,6 +7,7 @@ CANNOT = {
     "firefox": {
         "request_bodies": "Playwright drives Firefox over WebDriver BiDi, which gives it no request bodies "
                           "(route.request.post_data is empty, and route.fetch() could not send the request on)",
+        "forced_gc": "a test cannot make Firefox collect garbage (Chromium: CDP HeapProfiler.collectGarbage)",
     },
 }
 

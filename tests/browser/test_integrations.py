@@ -161,6 +161,34 @@ def test_the_page_does_not_notice_that_its_pcs_are_observed(page, collector, ser
         assert abs(fabric["setupDelay"] - truth) <= 0.1 * truth + 50, (name, fabric["setupDelay"], truth)
 
 
+GARBAGE = """<!doctype html><html><body>
+<script src="{collector}callstats.js"></script>
+<script>
+window.collected = 0;
+const registry = new FinalizationRegistry(() => { collected++; });
+(() => {
+  for (let i = 0; i < 20; i++) {
+    const pc = new RTCPeerConnection();  // observed from here on
+    pc.createDataChannel("x");
+    pc.createOffer().then((offer) => pc.setLocalDescription(offer)).then(() => pc.close());
+    registry.register(pc, i);
+  }
+})();
+</script></body></html>"""
+
+
+@pytest.mark.needs("forced_gc")
+def test_observing_the_pages_pcs_keeps_none_of_them_alive(page, collector, serve_page):
+    page.goto(serve_page("garbage.html", GARBAGE))
+    cdp = page.context.new_cdp_session(page)
+    for _ in range(50):  # each round: a full collection, then the registry's callbacks get a turn
+        cdp.send("HeapProfiler.collectGarbage")
+        if page.evaluate("new Promise((resolve) => setTimeout(() => resolve(collected), 100))") == 20:
+            break
+    assert page.evaluate("collected") == 20
+    assert page.evaluate("typeof callstats.version") == "string"  # the loader (and so its observer) ran first
+
+
 WIFI = """<!doctype html><html><body>""" + LOOPBACK_CALL + """
 <script src="{collector}callstats.js"></script>
 <script>

@@ -36,7 +36,7 @@ def test_the_backlog_is_replayed_with_its_original_timestamps():
     ]
     assert fabric.timeline[4]["prevState"] == "checking"
     assert fabric.connected_at == t0 + 250
-    assert fabric.setup_delay == 250
+    assert fabric.setup_delay == 260  # set up when connectionState is: ICE and DTLS done
     # live events keep coming after the replay
     port.pc_event(7, "connectionstatechange", "disconnected", at=t0 + 5000)
     assert fabric.states["connectionState"] == "disconnected"
@@ -61,8 +61,18 @@ def test_a_pc_seen_from_its_creation_has_its_setup_delay_from_creation_however_l
         {"t": created + 420, "kind": "connectionstatechange", "state": "connected"},
     ]}
     fabric = added(port, at=port.now())
-    assert fabric.setup_delay == 410
+    assert fabric.setup_delay == 420
     assert fabric.ice_connectivity_delay == 380
+
+
+def test_where_the_browser_has_no_connection_state_ice_ends_the_setup():
+    port = FakePort()
+    port.pcs[7] = {"initial": dict(NEW_PC, connectionState=None), "backlog": [
+        {"t": port.now() + 30, "kind": "iceconnectionstatechange", "state": "checking"},
+        {"t": port.now() + 300, "kind": "iceconnectionstatechange", "state": "completed"},
+    ]}
+    fabric = added(port, at=port.now())
+    assert fabric.setup_delay == 300
 
 
 def setup_bodies(port, api):
@@ -161,6 +171,7 @@ def test_setup_carries_candidates_and_a_new_selected_pair_is_a_transport_change(
     port.spawned.clear()
     port.pc_event(7, "iceconnectionstatechange", "checking")
     port.pc_event(7, "iceconnectionstatechange", "connected")
+    port.pc_event(7, "connectionstatechange", "connected")
     port.run(budget=20)
     (setup,) = sent("events/fabric/setup")
     assert setup["selectedCandidatePairID"] == "P1" and setup["localIceCandidates"][0]["candidateType"] == "host"

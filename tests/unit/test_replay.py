@@ -23,7 +23,8 @@ def early_record(user="alice", app="123") -> str:
             "pc": {"$js": "pc", "id": 0}, "fabricEvent": "audioMute", "conferenceID": "room"})},
     ]
     backlog = [{"t": T0 + 300, "kind": "iceconnectionstatechange", "state": "checking"},
-               {"t": T0 + 700, "kind": "iceconnectionstatechange", "state": "connected"}]
+               {"t": T0 + 700, "kind": "iceconnectionstatechange", "state": "connected"},
+               {"t": T0 + 710, "kind": "connectionstatechange", "state": "connected"}]
     return json.dumps({"app": app, "user": user, "closedAt": T0 + 1500, "calls": calls,
                        "pcs": {"0": {"initial": dict(NEW_PC), "backlog": backlog}}})
 
@@ -41,7 +42,7 @@ def test_the_next_page_replays_a_page_closed_before_ready_as_its_own_member():
             "events/user/left"} <= set(kinds)
     by_kind = {i.kind: i.body for i in replayed}
     assert by_kind["join"]["timestamp"] == T0 + 100  # when the closed page named the conference
-    assert by_kind["events/fabric/setup"]["delay"] == 600
+    assert by_kind["events/fabric/setup"]["delay"] == 610  # added at +100, connectionState connected at +710
     assert by_kind["events/media/actions"]["timestamp"] == T0 + 900
     assert by_kind["events/user/left"]["timestamp"] == T0 + 1500
     # the other user's record stays for a page of that user; ours is gone
