@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callwire.quality import ORDER
 
-from .tables import DEVICE_FIELDS, DEVICE_PATH, conferences, events, members, stats, stream_points
+from .tables import DEVICE_FIELDS, conferences, events, members, stats, stream_points
 
 
 class Queries:
@@ -75,11 +75,22 @@ class Queries:
                                                           events.c.timestamp, events.c.body).where(
                 (events.c.app_id == app_id) & (events.c.conference_id == conference_id)
                 & events.c.path.in_(["events/fabric/setup", "events/fabric/terminated",
-                                     "events/fabric/setupfailed", DEVICE_PATH])).order_by(events.c.timestamp))).all()
+                                     "events/fabric/setupfailed"])).order_by(events.c.timestamp))).all()
+            devices = await self._newest_devices(conn, app_id, conference_id)
             summary = (await self._summaries(conn, app_id, [conference_id]))[conference_id]
             summary["worstQuality"] = ORDER[head["worst_quality"]] if head["worst_quality"] is not None else None
         return {"conferenceID": conference_id, "start": head["start"], "end": head["end"],
-                "participants": [_participant(p, fabric_events) for p in people], "summary": summary}
+                "participants": [_participant(p, fabric_events, devices.get(p["uc_id"]) or {}) for p in people],
+                "summary": summary}
+
+    async def _newest_devices(self, conn, app_id: int, conference_id: str) -> dict[str, dict]:
+        """ucID -> the device figures of its newest sample that carried any."""
+        newest = sa.func.row_number().over(partition_by=stats.c.uc_id, order_by=stats.c.timestamp.desc())
+        ranked = sa.select(stats.c.uc_id, stats.c.device, newest.label("n")).where(
+            (stats.c.app_id == app_id) & (stats.c.conference_id == conference_id) & stats.c.device.isnot(None)
+        ).subquery()
+        rows = await conn.execute(sa.select(ranked.c.uc_id, ranked.c.device).where(ranked.c.n == 1))
+        return {uc_id: device for uc_id, device in rows.all()}
 
     async def events_of(self, app_id: int, conference_id: str, limit: int,
                         after: Optional[tuple[float, int]]) -> list[dict]:
@@ -91,7 +102,7 @@ class Queries:
                        after: Optional[tuple[float, int]]) -> list[dict]:
         rows = await self._by_time(stats, app_id, conference_id, limit, after)
         return [{"id": r["id"], "ucID": r["uc_id"], "connectionID": r["connection_id"], "path": r["path"],
-                 "timestamp": r["timestamp"], "stats": r["stats"]} for r in rows]
+                 "timestamp": r["timestamp"], "stats": r["stats"], **(r["device"] or {})} for r in rows]
 
     async def _by_time(self, table: sa.Table, app_id: int, conference_id: str, limit: int,
                        after: Optional[tuple[float, int]]) -> list:
@@ -120,16 +131,11 @@ class Queries:
         return [s for s in streams.values() if s["values"]]
 
 
-def _participant(member, fabric_events) -> dict:
+def _participant(member, fabric_events, device: dict) -> dict:
+    """device: the battery and Wi-Fi figures of the member's newest sample that had any."""
     fabrics: dict[str, dict] = {}
-    device = {}  # the newest battery and Wi-Fi figures its stats carried
     for uc_id, connection_id, path, timestamp, body in fabric_events:
-        if uc_id != member["uc_id"]:
-            continue
-        if path == DEVICE_PATH:
-            device = {name: body.get(name) for name in DEVICE_FIELDS}
-            continue
-        if connection_id is None:
+        if uc_id != member["uc_id"] or connection_id is None:
             continue
         fabric = fabrics.setdefault(connection_id, {"connectionID": connection_id, "remoteID": body.get("remoteID"),
                                                     "setupDelay": None, "state": "initializing", "terminated": None})

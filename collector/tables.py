@@ -7,10 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = sa.MetaData()
 
-# What a stats body carries about the device besides getStats() (the deployed client's
-# batteryStatus and wifiStats) is kept as an event of this path when it changes: the participant's
-# newest is one row away, not in every sample.
-DEVICE_PATH = "stats/device"
+# What a stats body carries about the device besides getStats(), as the deployed client sends it
+# with every upload: kept with the sample (stats.device), read back with it.
 DEVICE_FIELDS = ("batteryStatus", "wifiStats")
 
 settings = sa.Table(  # the collector's own secrets, shared by every worker through the database
@@ -88,6 +86,7 @@ stats = sa.Table(
     sa.Column("timestamp", sa.Float, nullable=False),
     sa.Column("item_id", sa.String(128)),
     sa.Column("stats", sa.JSON, nullable=False),  # full values (deltas rebuilt)
+    sa.Column("device", sa.JSON(none_as_null=True)),  # {batteryStatus?, wifiStats?} of the body (revision 0004)
     sa.Index("stats_by_conference", "app_id", "conference_id", "timestamp"),
     sa.Index("stats_once", "app_id", "item_id", unique=True),
 )

@@ -20,7 +20,7 @@ from callwire.deltas import rebuild
 from callwire.quality import ORDER
 
 from .metrics import GROUP_COMMIT, STORAGE_ERRORS
-from .tables import DEVICE_FIELDS, DEVICE_PATH, conferences, events, insert_once, members, stats, stats_state, stream_points
+from .tables import DEVICE_FIELDS, conferences, events, insert_once, members, stats, stats_state, stream_points
 
 RTP_KINDS = ("inbound-rtp", "outbound-rtp", "remote-inbound-rtp", "remote-outbound-rtp")
 GROUP_COMMIT_MAX = 256  # requests in one transaction at most
@@ -34,7 +34,6 @@ class Writes:
         self._writer: Optional[asyncio.Task] = None
         self._last_touch: dict[str, float] = {}
         self._members: dict[str, dict] = {}  # ucID -> its member row (what we check never changes)
-        self._devices: dict[str, dict] = {}  # ucID -> the device figures last stored by this process
 
     async def join(self, app_id: int, conference_id: str, body: dict) -> str:
         """A new member's ucID; a retried join (same itemID) gets the ucID it was given before."""
@@ -129,7 +128,6 @@ class Writes:
                                  item_id=body.get("itemID"))
                     if path in ("stats", "customstats"):
                         stats_items.append((where, body))
-                        events_rows.extend(self._device_changed(where, body))
                     else:
                         events_rows.append({**where, "event_type": body.get("eventType"), "body": body})
                         if path == "events/user/left":
@@ -142,20 +140,6 @@ class Writes:
                 await self._add_stats(conn, stats_items)
             for app_id, conference_id, uc_id, items in requests:
                 await self._seen(conn, app_id, conference_id, uc_id, max(b["timestamp"] for _, b in items))
-
-    def _device_changed(self, where: dict, body: dict) -> list[dict]:
-        """An event row for the battery and Wi-Fi figures of a stats body, when they differ from
-        the last this process stored for the member (another process may store the same again:
-        harmless, the newest wins)."""
-        device = {name: body[name] for name in DEVICE_FIELDS if isinstance(body.get(name), dict)}
-        if not device or self._devices.get(where["uc_id"]) == device:
-            return []
-        self._devices[where["uc_id"]] = device
-        item_id = f"{where['item_id']}:device" if where["item_id"] else None  # stored once, as its sample
-        derived = {"eventType": "deviceStatus", "timestamp": body["timestamp"], **device}
-        if item_id:
-            derived["itemID"] = item_id
-        return [{**where, "path": DEVICE_PATH, "item_id": item_id, "event_type": "deviceStatus", "body": derived}]
 
     async def _seen(self, conn, app_id, conference_id, uc_id, at) -> None:
         """Move the member's last_seen and the conference's end, at most every few seconds of
@@ -183,7 +167,7 @@ class Writes:
                 figures = stream_figures(previous, entries)
                 states[key] = entries
                 touched.add(key)
-            rows.append({**where, "stats": entries})
+            rows.append({**where, "stats": entries, "device": device_of(body)})
             for entry in entries:
                 if entry.get("type") not in RTP_KINDS or entry.get("ssrc") is None:
                     continue
@@ -247,6 +231,12 @@ class Writes:
         if updated.rowcount == 0:
             await conn.execute(insert_once(self.engine, conferences).values(
                 app_id=app_id, conference_id=conference_id, start=at, end=at))
+
+
+def device_of(body: dict) -> Optional[dict]:
+    """The battery and Wi-Fi figures a stats body carries (the deployed client's), or None."""
+    device = {name: body[name] for name in DEVICE_FIELDS if isinstance(body.get(name), dict)}
+    return device or None
 
 
 def stream_figures(previous: Optional[list], current: list) -> dict[tuple, dict]:

@@ -215,13 +215,16 @@ def test_stats_carry_the_pages_wifi_figures_and_the_battery(page, collector, ser
     (person,) = detail["participants"]
     assert person["wifiStats"]["signal"] == 70 and person["wifiStats"]["rssi"] == -51
     assert 1 <= person["wifiStats"]["asked"] <= page.evaluate("asked")
+    samples = read(collector, app, f"{quote(conference, safe='')}/stats")
+    carrying = [s for s in samples if s.get("wifiStats")]  # each stored sample, as the page sent it
+    assert carrying and all(s["wifiStats"]["rssi"] == -51 for s in carrying)
     has_battery = page.evaluate("typeof navigator.getBattery === 'function'")
     assert has_battery == (browser_name == "chromium")
     if has_battery:
-        battery = person["batteryStatus"]
-        assert 0 <= battery["batteryLevel"] <= 1 and isinstance(battery["isBatteryCharging"], bool)
+        for battery in [person["batteryStatus"]] + [s["batteryStatus"] for s in carrying]:
+            assert 0 <= battery["batteryLevel"] <= 1 and isinstance(battery["isBatteryCharging"], bool)
     else:
-        assert person["batteryStatus"] is None
+        assert person["batteryStatus"] is None and not any("batteryStatus" in s for s in samples)
 
 
 # Every method with good arguments, in each state a page can call it: before initialize, after

@@ -14,8 +14,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from collector.tables import DEVICE_PATH
-
 from ..servers import run_cli, start_collector
 from .call_page import LOOPBACK_CALL
 from .python_state import wait_for_state, wait_until
@@ -92,8 +90,7 @@ def read_all(server, app, conference, what) -> list:
 
 
 def stored_by_kind(server, app, conference) -> Counter:
-    """What the collector stored of what the client sent (not the battery events it derives)."""
-    events = [e for e in read_all(server, app, conference, "events") if e["path"] != DEVICE_PATH]
+    events = read_all(server, app, conference, "events")
     return Counter(e["path"] for e in events) + Counter(s["path"] for s in read_all(server, app, conference, "stats"))
 
 

@@ -49,7 +49,7 @@ def test_0002_adds_worst_quality_to_a_0001_database(tmp_path):
 
     as_of(url, "0001", with_data)
     columns, rows, version = run_async(upgraded())
-    assert "worst_quality" in columns and rows == [("kept", None)] and version == "0003"
+    assert "worst_quality" in columns and rows == [("kept", None)] and version == "0004"
 
 
 def test_0003_partitions_the_stats_of_a_0002_postgres_database_by_day(postgres):
@@ -75,3 +75,29 @@ def test_0003_partitions_the_stats_of_a_0002_postgres_database_by_day(postgres):
     rows, kind = run_async(upgraded())
     assert kind in ("p", b"p")  # partitioned (asyncpg answers the "char" type as bytes)
     assert [item for _, item in rows] == ["i0", "i1", "i2", "after"] and rows[-1][0] == 4  # the ids go on
+
+
+def test_0004_adds_device_to_the_stats_of_a_0003_postgres_database(postgres):
+    """A column added to the partitioned table, every partition's rows kept."""
+    url = postgres.create_database("as_of_0003").replace("postgresql://", "postgresql+asyncpg://", 1)
+    insert = sa.text("INSERT INTO stats (app_id, conference_id, uc_id, path, \"timestamp\", item_id, stats) "
+                     "VALUES (1, 'kept', 'u', 'stats', 1700000000000, 'old', '[]')")
+
+    def with_data(connection):
+        # 0001 creates today's tables: take the column away to have the schema 0003 made then
+        connection.execute(sa.text("ALTER TABLE stats DROP COLUMN device"))
+        connection.execute(insert)
+
+    async def upgraded():
+        engine = make_engine(url)
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO stats (app_id, conference_id, uc_id, path, \"timestamp\", "
+                                       "item_id, stats, device) VALUES (1, 'kept', 'u', 'stats', 1700000000001, "
+                                       "'new', '[]', '{\"wifiStats\": {\"rssi\": -50}}')"))
+            rows = (await conn.execute(sa.text("SELECT item_id, device::text FROM stats ORDER BY id"))).all()
+        await engine.dispose()
+        return rows
+
+    as_of(url, "0003", with_data)
+    assert run_async(upgraded()) == [("old", None), ("new", '{"wifiStats": {"rssi": -50}}')]

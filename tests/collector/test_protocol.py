@@ -114,8 +114,8 @@ def test_batch_and_deltas_rebuild_full_values(collector):
 
 
 def test_battery_and_wifi_of_stats_bodies_reach_the_participant_row(collector):
-    """As the deployed client sends them with every stats body: stored when they change, the
-    newest shown with the participant."""
+    """As the deployed client sends them with every stats body: kept with each sample, the newest
+    shown with the participant."""
     app = collector.app()
     with collector.client() as client:
         headers = bearer(client, app)
@@ -125,18 +125,18 @@ def test_battery_and_wifi_of_stats_bodies_reach_the_participant_row(collector):
         low = {"batteryLevel": 0.42, "isBatteryCharging": False}
         wifi = {"signal": 70, "rssi": -51}
         for n, battery in enumerate([low, low, {"batteryLevel": 0.4, "isBatteryCharging": True}]):
-            answer = client.post(f"{base}/stats", headers=headers, json=fabric(
-                stats=entry, seq=n, batteryStatus=battery, wifiStats=wifi if n else None, itemID=f"s{n}"))
+            sample = fabric(stats=entry, seq=n, batteryStatus=battery, wifiStats=wifi if n else None, itemID=f"s{n}")
+            answer = client.post(f"{base}/stats", headers=headers, json=sample)
             assert answer.status_code == 200, answer.text
-        client.post(f"{base}/stats", headers=headers, json=fabric(stats=entry, seq=3, itemID="s2"))  # a retry
+        assert client.post(f"{base}/stats", headers=headers, json=sample).status_code == 200  # a retry: stored once
+        client.post(f"{base}/stats", headers=headers, json=fabric(stats=entry, seq=4, itemID="s4"))  # none
         (person,) = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}",
                                headers=reader(app)).json()["participants"]
-        assert person["batteryStatus"] == {"batteryLevel": 0.4, "isBatteryCharging": True}
+        assert person["batteryStatus"] == {"batteryLevel": 0.4, "isBatteryCharging": True}  # the newest
         assert person["wifiStats"] == wifi
-        events = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/events", headers=reader(app)).json()
-        stored = [e["body"] for e in events if e["path"] == "stats/device"]
-        assert [d["batteryStatus"]["batteryLevel"] for d in stored] == [0.42, 0.42, 0.4]  # each change once
-        assert [d.get("wifiStats") for d in stored] == [None, wifi, wifi]
+        samples = client.get(f"/v1/apps/{app['appID']}/conferences/{conference}/stats", headers=reader(app)).json()
+        assert [s.get("batteryStatus", {}).get("batteryLevel") for s in samples] == [0.42, 0.42, 0.4, None]
+        assert [s.get("wifiStats") for s in samples] == [None, wifi, wifi, None]
 
 
 def test_the_read_api(collector):
