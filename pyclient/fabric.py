@@ -87,6 +87,10 @@ class Fabric:
             self.on_change(change)
         return change
 
+    def sets_up(self, change: dict) -> bool:
+        """Whether this change (from on_pc_event) is the one that ended the pc's setup."""
+        return change["changedState"] == self.setup_state and change["t"] == self.set_up_at
+
     def state_since(self, name: str) -> Optional[float]:
         """When `name` took the state it had before the newest change of it."""
         changes = [c["t"] for c in self.timeline if c["changedState"] == name]

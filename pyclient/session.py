@@ -133,7 +133,7 @@ class Session:
 
     def _state_changed(self, fabric: Fabric, change: dict) -> None:
         self.send(fabric.conference_id, events.state_change(self.sender, fabric, change))
-        if fabric.set_up_at == change["t"] and change["changedState"] == fabric.setup_state:
+        if fabric.sets_up(change):
             self._set_up(fabric, change["t"])
         if change["changedState"] == "iceConnectionState":
             self._ice_status(fabric, change)

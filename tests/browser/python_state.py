@@ -14,11 +14,17 @@ def wait_for_state(page, predicate: str, timeout: float = 60_000):
 
 def wait_until(page, expression: str, timeout: float = 60_000, failure: str = ""):
     """Poll until the JS `expression` (a promise is awaited) is truthy; its value."""
+    return wait_for(page, lambda: page.evaluate(expression), failure or expression, timeout)
+
+
+def wait_for(page, probe, what: str, timeout: float = 60_000):
+    """Poll until `probe()` is truthy (a page expression, a read of the collector, ...); its value.
+    Between tries the page's own event loop runs (Playwright's wait), so the page works meanwhile."""
     deadline = time.time() + timeout / 1000
     while True:
-        found = page.evaluate(expression)
+        found = probe()
         if found:
             return found
         if time.time() > deadline:
-            raise TimeoutError(f"{failure or expression} within {timeout} ms")
+            raise TimeoutError(f"{what} within {timeout} ms")
         page.wait_for_timeout(250)

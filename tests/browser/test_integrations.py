@@ -16,7 +16,7 @@ from pyclient import models
 from ..conftest import ROOT
 from ..servers import run_cli
 from .call_page import LOOPBACK_CALL
-from .python_state import wait_for_state, wait_until
+from .python_state import wait_for, wait_for_state, wait_until
 
 # Each pc's own clock: when the page made it, when it connected (performance.now()).
 TIMED = """<script>
@@ -66,14 +66,15 @@ def read(collector, app, path):
 
 
 def wait_for_collector(page, collector, app, path, holds, what, timeout=60):
-    """Poll the read API (waiting in the page's event loop) until holds(answer); the answer."""
-    found = None
-    for _ in range(timeout * 2):
+    """The read API's answer once holds(answer)."""
+    def probe():
         found = read(collector, app, path)
-        if found is not None and holds(found):
-            return found
-        page.wait_for_timeout(500)
-    raise AssertionError(f"{what} within {timeout} s; the collector has {json.dumps(found)[:2000]}")
+        return found if found is not None and holds(found) else None
+
+    try:
+        return wait_for(page, probe, what, timeout * 1000)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; the collector has {json.dumps(read(collector, app, path))[:2000]}") from None
 
 
 def test_fabrics_added_from_csInitCallback_after_they_connected_are_set_up(page, collector, serve_page):
@@ -181,11 +182,12 @@ const registry = new FinalizationRegistry(() => { collected++; });
 def test_observing_the_pages_pcs_keeps_none_of_them_alive(page, collector, serve_page):
     page.goto(serve_page("garbage.html", GARBAGE))
     cdp = page.context.new_cdp_session(page)
-    for _ in range(50):  # each round: a full collection, then the registry's callbacks get a turn
+
+    def collected_all():  # a full collection, then the registry's callbacks get their turn
         cdp.send("HeapProfiler.collectGarbage")
-        if page.evaluate("new Promise((resolve) => setTimeout(() => resolve(collected), 100))") == 20:
-            break
-    assert page.evaluate("collected") == 20
+        return page.evaluate("collected") == 20
+
+    wait_for(page, collected_all, "all 20 observed, closed pcs collected", timeout=15_000)
     assert page.evaluate("typeof callstats.version") == "string"  # the loader (and so its observer) ran first
 
 
